@@ -1,0 +1,51 @@
+"""Datasets: readers for the standard IQA databases, splits by content, the tf.data
+pipeline and synthetic distortions.
+
+`read_dataset(name, root)` takes the folder of a database as its authors ship it and
+returns a list of `Record`s, after checking that every image it names exists.
+
+Example:
+>>> sorted(DATASETS)[:3]
+['csiq', 'csv', 'kadid10k']
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from iqa_keras.data.records import DatasetError, Record, Scale, check_files
+
+__all__ = ["DATASETS", "read_dataset", "Record", "Scale", "DatasetError", "check_files"]
+
+# Dataset name -> (reader module under iqa_keras.data.readers, function in it).
+DATASETS = {
+    "kadid10k": ("kadid10k", "read_kadid10k"),
+    "tid2013": ("tid", "read_tid2013"),
+    "tid2008": ("tid", "read_tid2008"),
+    "live": ("live", "read_live"),
+    "csiq": ("csiq", "read_csiq"),
+    "koniq10k": ("koniq10k", "read_koniq10k"),
+    "livec": ("livec", "read_livec"),
+    "pipal": ("pipal", "read_pipal"),
+    "spaq": ("spaq", "read_spaq"),
+    "csv": ("csv_list", "read_csv"),
+}
+
+
+def read_dataset(name: str, root: str | os.PathLike, check: bool = True) -> list[Record]:
+    """Reads a database from its original release folder (or a CSV file for `csv`).
+
+    Args:
+        name: one of `DATASETS`.
+        root: the release folder as its authors ship it; for `csv`, the CSV file.
+        check: verify that every image file exists (raises `DatasetError` listing them).
+    """
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}. Expected one of: {', '.join(sorted(DATASETS))}")
+    module_name, function_name = DATASETS[name]
+    module = importlib.import_module(f"iqa_keras.data.readers.{module_name}")
+    records = getattr(module, function_name)(os.fspath(root))
+    if check:
+        check_files(records, dataset=name)
+    return records
