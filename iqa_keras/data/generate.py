@@ -1,0 +1,368 @@
+"""Builds a synthetic IQA dataset in the KADID-10k layout from a folder of pristine photos.
+
+Every pristine image becomes a reference `I<ref>.png`; each requested KADID distortion type
+and level becomes `I<ref>_<type:02>_<level:02>.png`, labelled with KADID-10k's mean human
+score for that type and level (`kadid_mean_score`). Optional random compositions of 2 or 3
+distortions become `I<ref>_C<steps>_<index>.png` (e.g. `I01_C2_01.png`), labelled with
+`composition_score`. The `kadid10k` reader (`read_dataset("kadid10k", out_dir)`) loads it.
+
+Written under `out_dir`:
+
+    images/           the references and the distorted images, 8-bit RGB PNG
+    dmos.csv          dist_img,ref_img,dmos,var   (dmos 1-5, higher is better; var = 0,
+                      since a synthetic label has no spread of human ratings)
+    references.csv    ref_img,source: which pristine file each reference was made from
+    compositions.csv  dist_img,ref_img,steps,dmos: each composition's steps, applied left
+                      to right, as `name:level` joined by `+` (only when compositions > 0)
+    generation.json   the seed, so that a rerun with another seed cannot mix datasets
+
+References are numbered in the sorted order of the pristine file names, with as many
+digits as needed and at least two (`I01`..`I81`; `I001`.. past 99 images). Each output has
+its own seed derived from (seed, reference number, type, level), so a rerun writes the same
+files; outputs already there are kept, missing ones are made, and `dmos.csv` and
+`compositions.csv` are rewritten complete at the end (`references.csv` and
+`generation.json` at the start, so that an interrupted run is resumed only as it began).
+Every file is written atomically (a temporary file in the same folder, then `os.replace`),
+so an interrupted run leaves no partial image.
+
+Example:
+>>> import os, tempfile
+>>> import numpy as np
+>>> from PIL import Image
+>>> pristine, out = tempfile.mkdtemp(), tempfile.mkdtemp()
+>>> pixels = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+>>> Image.fromarray(pixels).save(os.path.join(pristine, "beach.jpg"))
+>>> generate_dataset(pristine, out, types=["jpeg"], levels=[1, 5], progress=False)
+GenerationSummary(written=3, kept=0, references=1, rows=2)
+>>> sorted(os.listdir(os.path.join(out, "images")))
+['I01.png', 'I01_10_01.png', 'I01_10_05.png']
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import glob
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from iqa_keras.data.distortions import (
+    DISTORTIONS,
+    Distortion,
+    compose,
+    composition_score,
+    distort,
+    get_distortion,
+    kadid_mean_score,
+)
+from iqa_keras.data.distortions._validate import check_level
+from iqa_keras.data.records import DatasetError
+from iqa_keras.io import read_image
+
+__all__ = ["GenerationSummary", "generate_dataset"]
+
+_TEMPORARY_PREFIX = ".iqa-keras-"
+_COMPOSITION_SIZES = (2, 3)
+# The type field of SeedSequence entropy for compositions (KADID type ids are 1..25).
+_COMPOSITION_SEED_TAG = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationSummary:
+    """What `generate_dataset` did.
+
+    Args:
+        written: images written by this run (references and distorted).
+        kept: images that were already there and were kept.
+        references: the number of reference images.
+        rows: the number of rows of `dmos.csv`.
+    """
+
+    written: int
+    kept: int
+    references: int
+    rows: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Output:
+    """One distorted image to make: its file name, steps, label and seed."""
+
+    name: str
+    steps: tuple[tuple[Distortion, int], ...]
+    score: float
+    seed: np.random.SeedSequence
+
+
+def generate_dataset(
+    pristine_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    types: Sequence[int | str] | None = None,
+    levels: Sequence[int] = (1, 2, 3, 4, 5),
+    compositions: int = 0,
+    seed: int = 0,
+    progress: bool = True,
+) -> GenerationSummary:
+    """Writes a KADID-10k-layout dataset of distorted copies of the pristine images.
+
+    Args:
+        pristine_dir: folder of pristine images (every file Pillow can read, not
+            recursive, hidden files skipped).
+        out_dir: the dataset folder; created if needed, resumed if it exists.
+        types: KADID distortion ids or names (see `get_distortion`); None for all 25.
+        levels: the levels 1..5 to make of each type.
+        compositions: how many random compositions to make per reference: each applies
+            2 or 3 distinct types of `types` (equally likely), at levels drawn from
+            `levels`, in a random order.
+        seed: a non-negative integer; the whole dataset follows from it.
+        progress: show a `tqdm` progress bar on stderr.
+
+    Raises:
+        DatasetError: no readable pristine images, or `out_dir` was made from other
+            pristine files or another seed.
+    """
+    distortions = _check_types(types)
+    levels = _check_levels(levels)
+    compositions = _check_count(compositions, "compositions")
+    seed = _check_count(seed, "seed")
+    if compositions and len(distortions) < 2:
+        raise ValueError(
+            "`compositions` needs at least 2 distortion types to combine. "
+            f"Received: types={types!r}"
+        )
+    pristine_dir, out_dir = os.fspath(pristine_dir), os.fspath(out_dir)
+    sources = _pristine_files(pristine_dir)
+    width = max(2, len(str(len(sources))))
+    references = {f"I{number:0{width}d}": source for number, source in enumerate(sources, 1)}
+    images_dir = os.path.join(out_dir, "images")
+    os.makedirs(images_dir, exist_ok=True)
+    _remove_temporary_files(out_dir, images_dir)
+    _check_previous_run(out_dir, references, seed)
+    # Recorded first, so that even an interrupted run cannot be resumed with other settings.
+    _write_settings(out_dir, references, seed)
+
+    plans = {
+        reference: _plan(reference, number, distortions, levels, compositions, seed)
+        for number, reference in enumerate(references, 1)
+    }
+    total = sum(1 + len(outputs) for outputs in plans.values())
+    written = 0
+    bar = tqdm(total=total, desc="generate", unit="image", file=sys.stderr, disable=not progress)
+    with bar:
+        for reference, outputs in plans.items():
+            source = os.path.join(pristine_dir, references[reference])
+            written += _generate_reference(source, images_dir, reference, outputs, bar)
+    _write_labels(out_dir, plans)
+    rows = total - len(plans)
+    return GenerationSummary(
+        written=written, kept=total - written, references=len(references), rows=rows
+    )
+
+
+def _generate_reference(
+    source: str, images_dir: str, reference: str, outputs: list[_Output], bar: tqdm
+) -> int:
+    """Writes one reference and its missing outputs; returns how many files it wrote."""
+    reference_path = os.path.join(images_dir, f"{reference}.png")
+    missing = [o for o in outputs if not os.path.exists(os.path.join(images_dir, o.name))]
+    written = 0
+    if not os.path.exists(reference_path):
+        _write_png(reference_path, read_image(source) / 255.0)
+        written += 1
+    bar.update(1 + len(outputs) - len(missing))
+    if missing:
+        # Read back from the 8-bit PNG, so that a resumed run starts from the same pixels.
+        image = read_image(reference_path) / np.float32(255.0)
+        for output in missing:
+            _write_png(os.path.join(images_dir, output.name), _make(image, output))
+            written += 1
+            bar.update(1)
+    return written
+
+
+def _check_types(types) -> list[Distortion]:
+    if types is None:
+        return list(DISTORTIONS)
+    if isinstance(types, (str, bytes)) or not isinstance(types, Iterable):
+        raise ValueError(
+            "`types` must be a sequence of distortion ids or names, or None. "
+            f"Received: types={types!r}"
+        )
+    distortions = sorted({get_distortion(type_).id for type_ in types})
+    if not distortions:
+        raise ValueError(f"`types` must name at least one distortion. Received: types={types!r}")
+    return [DISTORTIONS[id_ - 1] for id_ in distortions]
+
+
+def _check_levels(levels) -> list[int]:
+    if isinstance(levels, (str, bytes)) or not isinstance(levels, Iterable):
+        raise ValueError(
+            f"`levels` must be a sequence of levels 1..5. Received: levels={levels!r}"
+        )
+    checked = sorted({check_level(level) for level in levels})
+    if not checked:
+        raise ValueError(
+            f"`levels` must hold at least one level 1..5. Received: levels={levels!r}"
+        )
+    return checked
+
+
+def _check_count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"`{name}` must be a non-negative integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def _pristine_files(pristine_dir: str) -> list[str]:
+    if not os.path.isdir(pristine_dir):
+        raise DatasetError(f"Pristine image folder not found: {pristine_dir}")
+    extensions = set(Image.registered_extensions())
+    names = sorted(
+        name
+        for name in os.listdir(pristine_dir)
+        if not name.startswith(".")
+        and os.path.splitext(name)[1].lower() in extensions
+        and os.path.isfile(os.path.join(pristine_dir, name))
+    )
+    if not names:
+        raise DatasetError(f"No image files in the pristine folder {pristine_dir}")
+    return names
+
+
+def _plan(
+    reference: str,
+    number: int,
+    distortions: list[Distortion],
+    levels: list[int],
+    compositions: int,
+    seed: int,
+) -> list[_Output]:
+    """The outputs of one reference, each with its label and its own seed."""
+    outputs = [
+        _Output(
+            name=f"{reference}_{distortion.id:02d}_{level:02d}.png",
+            steps=((distortion, level),),
+            score=kadid_mean_score(distortion, level),
+            seed=np.random.SeedSequence([seed, number, distortion.id, level]),
+        )
+        for distortion in distortions
+        for level in levels
+    ]
+    width = max(2, len(str(compositions)))
+    for index in range(1, compositions + 1):
+        choice_seed, image_seed = np.random.SeedSequence(
+            [seed, number, _COMPOSITION_SEED_TAG, index]
+        ).spawn(2)
+        rng = np.random.default_rng(choice_seed)
+        size = min(int(rng.choice(_COMPOSITION_SIZES)), len(distortions))
+        chosen = rng.choice(len(distortions), size=size, replace=False)
+        steps = tuple((distortions[i], int(rng.choice(levels))) for i in chosen)
+        outputs.append(
+            _Output(
+                name=f"{reference}_C{size}_{index:0{width}d}.png",
+                steps=steps,
+                score=composition_score(steps),
+                seed=image_seed,
+            )
+        )
+    return outputs
+
+
+def _make(image: np.ndarray, output: _Output) -> np.ndarray:
+    if len(output.steps) == 1:
+        [(distortion, level)] = output.steps
+        return distort(image, distortion, level, seed=output.seed)
+    return compose(image, output.steps, seed=output.seed)
+
+
+def _remove_temporary_files(*folders: str) -> None:
+    """Removes what an interrupted run left half-written."""
+    for folder in folders:
+        for path in glob.glob(os.path.join(glob.escape(folder), f"{_TEMPORARY_PREFIX}*")):
+            os.remove(path)
+
+
+def _check_previous_run(out_dir: str, references: dict[str, str], seed: int) -> None:
+    """Refuses to resume a dataset made from other pristine files or another seed."""
+    settings = os.path.join(out_dir, "generation.json")
+    if os.path.exists(settings):
+        with open(settings, encoding="utf-8") as file:
+            previous_seed = json.load(file).get("seed")
+        if previous_seed != seed:
+            raise DatasetError(
+                f"{out_dir} was generated with seed={previous_seed}; resuming it with "
+                f"seed={seed} would mix two datasets. Use the same seed or a new folder."
+            )
+    table = os.path.join(out_dir, "references.csv")
+    if os.path.exists(table):
+        with open(table, encoding="utf-8", newline="") as file:
+            previous = {row["ref_img"]: row["source"] for row in csv.DictReader(file)}
+        current = {f"{reference}.png": source for reference, source in references.items()}
+        shared = previous.keys() & current.keys()
+        changed = sorted(name for name in shared if previous[name] != current[name])
+        if changed or len(previous) != len(current):
+            raise DatasetError(
+                f"{out_dir} was generated from other pristine files (references.csv lists "
+                f"{len(previous)}, the folder now gives {len(current)}"
+                + (f"; {changed[0]} was {previous[changed[0]]!r}" if changed else "")
+                + "). Use a new output folder."
+            )
+
+
+def _write_settings(out_dir: str, references: dict[str, str], seed: int) -> None:
+    sources = [("ref_img", "source")]
+    sources += [(f"{reference}.png", source) for reference, source in references.items()]
+    _write_csv(os.path.join(out_dir, "references.csv"), sources)
+    settings = json.dumps({"seed": seed}, indent=2) + "\n"
+    _write_atomic(
+        os.path.join(out_dir, "generation.json"), lambda file: file.write(settings.encode())
+    )
+
+
+def _write_labels(out_dir: str, plans: dict[str, list[_Output]]) -> None:
+    labels = [("dist_img", "ref_img", "dmos", "var")]
+    steps = [("dist_img", "ref_img", "steps", "dmos")]
+    for reference, outputs in plans.items():
+        for output in outputs:
+            labels.append((output.name, f"{reference}.png", f"{output.score:.4f}", "0"))
+            if len(output.steps) > 1:
+                recipe = "+".join(f"{step.name}:{level}" for step, level in output.steps)
+                steps.append((output.name, f"{reference}.png", recipe, f"{output.score:.4f}"))
+    _write_csv(os.path.join(out_dir, "dmos.csv"), labels)
+    if len(steps) > 1:
+        _write_csv(os.path.join(out_dir, "compositions.csv"), steps)
+
+
+def _write_csv(path: str, rows: list[tuple]) -> None:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    _write_atomic(path, lambda file: file.write(text.getvalue().encode("utf-8")))
+
+
+def _write_png(path: str, image: np.ndarray) -> None:
+    pixels = np.clip(np.rint(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
+    _write_atomic(path, lambda file: Image.fromarray(pixels, "RGB").save(file, format="PNG"))
+
+
+def _write_atomic(path: str, write: Callable) -> None:
+    """Writes through a temporary file in the same folder, then renames it into place."""
+    descriptor, temporary = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, dir=os.path.dirname(path))
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            write(file)
+        # mkstemp makes the file private (0600); give it the permissions of a normal file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        os.remove(temporary)
+        raise
