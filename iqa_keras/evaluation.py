@@ -1,0 +1,566 @@
+"""The field's evaluation protocol: how well predicted scores agree with human scores.
+
+Four numbers are reported in IQA papers, all computed here with scipy:
+
+- `srcc`: Spearman's rank correlation (ties get their average rank);
+- `krcc`: Kendall's tau-b (the variant that corrects for ties);
+- `plcc`: Pearson's linear correlation, raw or after the VQEG five-parameter logistic
+  mapping `f(x) = b1 * (0.5 - 1 / (1 + exp(b2 * (x - b3)))) + b4 * x + b5` fitted from
+  predictions to MOS (`fit_logistic`), which removes the non-linearity of the scale;
+- `rmse`: the root mean squared error of the mapped predictions against MOS.
+
+`evaluate` returns all of them at once. `SRCC` and `PLCC` are Keras metrics computing
+the same values over a whole epoch inside `model.fit` / `model.evaluate`.
+
+Inputs are 1-D array-likes of equal length (lists, NumPy arrays, tensors; an `(N, 1)`
+array such as `model.predict`'s output is accepted too). The rules for bad input are the
+same everywhere:
+
+- different lengths, other shapes, or too few items (2 for correlations, 5 wherever the
+  five-parameter fit is involved) raise `ValueError`;
+- NaN or inf in either input raises `ValueError` saying which argument holds how many:
+  a model that outputs NaN is broken, and dropping its NaNs would flatter it;
+- a constant input leaves a correlation undefined: it is reported as `nan`, with a
+  `scipy.stats.ConstantInputWarning` naming the constant argument.
+
+Example:
+>>> predictions = [0.1, 0.4, 0.35, 0.8, 0.7, 0.9]
+>>> mos = [1.2, 2.0, 2.4, 4.1, 3.6, 4.5]
+>>> round(srcc(predictions, mos), 4), round(krcc(predictions, mos), 4)
+(0.9429, 0.8667)
+>>> result = evaluate(predictions, mos)
+>>> result.n, result.plcc >= result.plcc_raw
+(6, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import keras
+import numpy as np
+from keras import ops
+from scipy import optimize, special, stats
+
+__all__ = [
+    "srcc",
+    "krcc",
+    "plcc",
+    "rmse",
+    "fit_logistic",
+    "evaluate",
+    "Evaluation",
+    "LogisticMapping",
+    "LogisticFitWarning",
+    "SRCC",
+    "PLCC",
+]
+
+MIN_CORRELATION_ITEMS = 2
+MIN_FIT_ITEMS = 5  # the logistic has five parameters: fewer points cannot determine it
+
+
+class LogisticFitWarning(RuntimeWarning):
+    """The logistic fit failed (no convergence, non-finite parameters or a local
+    minimum), so the least squares straight line was used instead."""
+
+
+# --------------------------------------------------------------------------------------
+# Correlations and errors on arrays.
+
+
+def srcc(predictions, mos) -> float:
+    """Spearman's rank correlation coefficient; tied values get their average rank.
+
+    Example:
+    >>> round(srcc([1, 2, 2, 3], [1, 1, 2, 3]), 4)
+    0.8333
+    """
+    x, y = _validated_pair(predictions, mos, MIN_CORRELATION_ITEMS)
+    if _warn_if_constant(_UNDEFINED, predictions=x, mos=y):
+        return float("nan")
+    return float(stats.spearmanr(x, y).statistic)
+
+
+def krcc(predictions, mos) -> float:
+    """Kendall's rank correlation coefficient, tau-b (corrected for ties).
+
+    Example:
+    >>> round(krcc([1, 2, 2, 3], [1, 1, 2, 3]), 4)
+    0.8
+    """
+    x, y = _validated_pair(predictions, mos, MIN_CORRELATION_ITEMS)
+    if _warn_if_constant(_UNDEFINED, predictions=x, mos=y):
+        return float("nan")
+    return float(stats.kendalltau(x, y, variant="b").statistic)
+
+
+def plcc(predictions, mos, fit: bool = False) -> float:
+    """Pearson's linear correlation coefficient, raw or after the logistic mapping.
+
+    Args:
+        predictions: predicted scores.
+        mos: the human scores (MOS or DMOS).
+        fit: if True, correlate `fit_logistic(predictions, mos)(predictions)` with
+            `mos` (the VQEG protocol) instead of the raw values. Needs at least 5 items
+            and is only meaningful with many more: five parameters can bend the curve
+            through a handful of points, even turning a negative correlation positive.
+
+    Example:
+    >>> round(plcc([1, 2, 3, 4], [2, 4, 6, 9]), 4)
+    0.9944
+    """
+    minimum = MIN_FIT_ITEMS if fit else MIN_CORRELATION_ITEMS
+    x, y = _validated_pair(predictions, mos, minimum)
+    if _warn_if_constant(_UNDEFINED, predictions=x, mos=y):
+        return float("nan")
+    if fit:
+        x = _fit(x, y)(x)
+    return float(stats.pearsonr(x, y).statistic)
+
+
+def rmse(predictions, mos, fit: bool = True) -> float:
+    """Root mean squared error between (mapped) predictions and MOS.
+
+    Args:
+        predictions: predicted scores.
+        mos: the human scores.
+        fit: if True (the protocol), the predictions are first mapped onto the MOS
+            scale by `fit_logistic` (at least 5 items); if False they are compared as
+            they are, which only makes sense when both share one scale.
+
+    Example:
+    >>> rmse([1, 2, 3], [1, 2, 5], fit=False) == (4 / 3) ** 0.5
+    True
+    """
+    minimum = MIN_FIT_ITEMS if fit else MIN_CORRELATION_ITEMS
+    x, y = _validated_pair(predictions, mos, minimum)
+    if fit:
+        _warn_if_constant(_CONSTANT_MAPPING, predictions=x)
+        x = _fit(x, y)(x)
+    return _rmse(x, y)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """The protocol's numbers for one set of predictions.
+
+    Attributes:
+        srcc: Spearman's rank correlation.
+        krcc: Kendall's tau-b.
+        plcc: Pearson's correlation after the logistic mapping.
+        plcc_raw: Pearson's correlation of the raw predictions.
+        rmse: root mean squared error after the logistic mapping, on the MOS scale.
+        n: the number of (prediction, MOS) pairs.
+    """
+
+    srcc: float
+    krcc: float
+    plcc: float
+    plcc_raw: float
+    rmse: float
+    n: int
+
+    def as_dict(self) -> dict:
+        """The numbers as a plain dict, e.g. for a CSV row or a JSON report.
+
+        Example:
+        >>> Evaluation(0.9, 0.8, 0.92, 0.88, 0.5, 100).as_dict()["plcc"]
+        0.92
+        """
+        return dataclasses.asdict(self)
+
+
+def evaluate(predictions, mos) -> Evaluation:
+    """All the protocol's numbers at once, fitting the logistic mapping only once.
+
+    Needs at least 5 pairs. Constant input gives `nan` correlations (with one warning);
+    the RMSE is still that of the fitted mapping (for constant predictions, the mapping
+    is the mean MOS and the RMSE the standard deviation of MOS).
+
+    Example:
+    >>> result = evaluate([1, 2, 3, 4, 5, 6], [1.1, 1.9, 3.2, 3.9, 5.1, 6.0])
+    >>> result.srcc, result.n, round(result.rmse, 2)
+    (1.0, 6, 0.11)
+    """
+    x, y = _validated_pair(predictions, mos, MIN_FIT_ITEMS)
+    mapped = _fit(x, y)(x)
+    if _warn_if_constant(_UNDEFINED, predictions=x, mos=y):
+        nan = float("nan")
+        return Evaluation(nan, nan, nan, nan, _rmse(mapped, y), len(x))
+    return Evaluation(
+        srcc=float(stats.spearmanr(x, y).statistic),
+        krcc=float(stats.kendalltau(x, y, variant="b").statistic),
+        plcc=float(stats.pearsonr(mapped, y).statistic),
+        plcc_raw=float(stats.pearsonr(x, y).statistic),
+        rmse=_rmse(mapped, y),
+        n=len(x),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The logistic mapping.
+
+
+@dataclasses.dataclass(frozen=True)
+class LogisticMapping:
+    """`f(x) = b1 * (0.5 - 1 / (1 + exp(b2 * (x - b3)))) + b4 * x + b5`, fitted to MOS.
+
+    The parameters are stored with `b1 >= 0` (the pairs `(b1, b2)` and `(-b1, -b2)` give
+    the same curve). `kind` is `"logistic"` for a converged fit, `"linear"` for the
+    fallback `b1 = b2 = b3 = 0`.
+
+    Example:
+    >>> mapping = LogisticMapping(b1=2.0, b2=1.0, b3=0.0, b4=0.0, b5=3.0)
+    >>> mapping([0.0, 100.0]).tolist()
+    [3.0, 4.0]
+    """
+
+    b1: float
+    b2: float
+    b3: float
+    b4: float
+    b5: float
+    kind: str = "logistic"
+
+    @property
+    def params(self) -> tuple[float, float, float, float, float]:
+        """`(b1, b2, b3, b4, b5)`."""
+        return (self.b1, self.b2, self.b3, self.b4, self.b5)
+
+    def __call__(self, predictions) -> np.ndarray:
+        """Maps predictions onto the MOS scale (float64 array of the same shape)."""
+        return _logistic(np.asarray(predictions, dtype=np.float64), *self.params)
+
+
+def fit_logistic(predictions, mos) -> LogisticMapping:
+    """Fits the VQEG five-parameter logistic from predictions to MOS.
+
+    The fit (`scipy.optimize.curve_fit`, Levenberg-Marquardt) runs on standardised
+    predictions, so it behaves the same whatever their scale, from the usual initial
+    guess: amplitude `b1` the MOS range, centre `b3` the mean prediction, slope `b2`
+    one over the predictions' standard deviation (signed like their correlation with
+    MOS), no linear term `b4`, offset `b5` the mean MOS.
+
+    When the fit fails to converge, gives non-finite parameters, or ends worse than a
+    straight line (a local minimum: the family contains straight lines), the least
+    squares straight line is returned instead (`kind="linear"`) with a
+    `LogisticFitWarning`, so an evaluation never stops halfway. Constant predictions
+    give the constant mapping to the mean MOS, with a `ConstantInputWarning`.
+
+    Needs at least 5 pairs.
+
+    Example:
+    >>> x = np.linspace(0.0, 1.0, 30)
+    >>> mos = 4.0 * (0.5 - 1.0 / (1.0 + np.exp(10.0 * (x - 0.5)))) + 3.0
+    >>> mapping = fit_logistic(x, mos)
+    >>> mapping.kind, [round(b, 3) for b in mapping.params]
+    ('logistic', [4.0, 10.0, 0.5, 0.0, 3.0])
+    """
+    x, y = _validated_pair(predictions, mos, MIN_FIT_ITEMS)
+    _warn_if_constant(_CONSTANT_MAPPING, predictions=x)
+    return _fit(x, y)
+
+
+def _logistic(x, b1, b2, b3, b4, b5):
+    # 1 / (1 + exp(t)) == expit(-t), without overflow for large |t|.
+    return b1 * (0.5 - special.expit(-b2 * (x - b3))) + b4 * x + b5
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> LogisticMapping:
+    """`fit_logistic` on validated arrays, without the constant-input warning."""
+    if np.ptp(x) == 0:
+        return LogisticMapping(0.0, 0.0, 0.0, 0.0, float(np.mean(y)), kind="linear")
+    slope, intercept = np.polyfit(x, y, deg=1)
+    linear = LogisticMapping(0.0, 0.0, 0.0, float(slope), float(intercept), kind="linear")
+    center, spread = np.mean(x), np.std(x)
+    z = (x - center) / spread
+    direction = 1.0 if slope >= 0 else -1.0
+    initial = [np.ptp(y), direction, 0.0, 0.0, np.mean(y)]
+    try:
+        with warnings.catch_warnings():
+            # The covariance of the parameters is not used; its warning is noise here.
+            warnings.simplefilter("ignore", optimize.OptimizeWarning)
+            (c1, c2, c3, c4, c5), _ = optimize.curve_fit(
+                _logistic, z, y, p0=initial, maxfev=10_000
+            )
+    except (RuntimeError, ValueError) as error:
+        return _fall_back(linear, f"it did not converge ({error})")
+    # Back from standardised predictions: c2 * (z - c3) == b2 * (x - b3) and
+    # c4 * z + c5 == b4 * x + b5.
+    b1, b2, b3 = c1, c2 / spread, center + spread * c3
+    b4, b5 = c4 / spread, c5 - c4 * center / spread
+    if b1 < 0:
+        b1, b2 = -b1, -b2
+    mapping = LogisticMapping(*(float(b) for b in (b1, b2, b3, b4, b5)))
+    if not np.all(np.isfinite(mapping.params)):
+        return _fall_back(linear, f"it gave non-finite parameters {mapping.params}")
+    fitted_error, linear_error = _rmse(mapping(x), y), _rmse(linear(x), y)
+    if fitted_error > linear_error * (1 + 1e-9):
+        return _fall_back(
+            linear,
+            f"it ended in a local minimum (RMSE {fitted_error:.6g}, worse than the "
+            f"straight line's {linear_error:.6g})",
+        )
+    return mapping
+
+
+def _fall_back(linear: LogisticMapping, reason: str) -> LogisticMapping:
+    warnings.warn(
+        f"The logistic fit of predictions to MOS failed: {reason}. Using the least "
+        f"squares straight line instead (slope {linear.b4:.6g}, intercept {linear.b5:.6g}).",
+        LogisticFitWarning,
+        stacklevel=4,  # the user's call of fit_logistic, plcc, rmse or evaluate
+    )
+    return linear
+
+
+def _rmse(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((x - y) ** 2)))
+
+
+# --------------------------------------------------------------------------------------
+# Input checks.
+
+
+def _validated_pair(predictions, mos, minimum: int) -> tuple[np.ndarray, np.ndarray]:
+    x, y = _scores(predictions, "predictions"), _scores(mos, "mos")
+    if len(x) != len(y):
+        raise ValueError(
+            "`predictions` and `mos` must have the same length. Received: "
+            f"len(predictions)={len(x)}, len(mos)={len(y)}"
+        )
+    if len(x) < minimum:
+        purpose = "the logistic fit" if minimum == MIN_FIT_ITEMS else "a correlation"
+        raise ValueError(
+            f"{purpose} needs at least {minimum} (prediction, mos) pairs. "
+            f"Received: {len(x)}"
+        )
+    return x, y
+
+
+def _scores(values, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"`{name}` must hold numbers. Received: {name}={values!r}") from error
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]  # e.g. the (N, 1) output of model.predict
+    if array.ndim != 1:
+        raise ValueError(
+            f"`{name}` must be 1-D (or of shape (N, 1)). Received: {name}.shape={array.shape}"
+        )
+    nans, infs = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+    if nans or infs:
+        raise ValueError(
+            f"`{name}` must be finite. Received: {nans} NaN and {infs} inf values among "
+            f"{len(array)}"
+        )
+    return array
+
+
+_UNDEFINED = "the correlation is undefined and reported as nan"
+_CONSTANT_MAPPING = "the fitted mapping is the constant mean MOS"
+
+
+def _warn_if_constant(consequence: str, **arrays: np.ndarray) -> bool:
+    """Warns, naming them, when some of `arrays` are constant; returns whether any is."""
+    constant = [f"`{name}`" for name, array in arrays.items() if np.ptp(array) == 0]
+    if constant:
+        verb = "are" if len(constant) > 1 else "is"
+        warnings.warn(
+            f"{' and '.join(constant)} {verb} constant, so {consequence}.",
+            stats.ConstantInputWarning,
+            stacklevel=3,
+        )
+    return bool(constant)
+
+
+# --------------------------------------------------------------------------------------
+# Streaming Keras metrics.
+
+
+@keras.saving.register_keras_serializable(package="iqa_keras")
+class PLCC(keras.metrics.Metric):
+    """Pearson's correlation of `y_pred` with `y_true` over all samples seen, raw.
+
+    The epoch's value, not a mean of per-batch correlations: each batch's count, means,
+    sums of squared deviations and co-deviation are merged into running totals (Chan et
+    al.'s pairwise update, accurate in float32). `y_true` and `y_pred` hold one score per
+    sample, shape `(N,)` or `(N, 1)`; `sample_weight` is ignored. With fewer than 2
+    samples, or constant values, the result is nan.
+
+    Example:
+    >>> metric = PLCC()
+    >>> metric.update_state([1.0, 2.0], [1.0, 3.0])
+    >>> metric.update_state([3.0, 4.0], [2.0, 4.0])
+    >>> round(float(metric.result()), 4) == round(plcc([1, 2, 3, 4], [1, 3, 2, 4]), 4)
+    True
+    """
+
+    def __init__(self, name: str = "plcc", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.count = self._scalar("count")
+        self.mean_true = self._scalar("mean_true")
+        self.mean_pred = self._scalar("mean_pred")
+        self.squares_true = self._scalar("squares_true")
+        self.squares_pred = self._scalar("squares_pred")
+        self.products = self._scalar("products")
+
+    def _scalar(self, name):
+        return self.add_variable(shape=(), initializer="zeros", dtype=self.dtype, name=name)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _one_score_per_sample(y_true, y_pred, self.dtype, self.name)
+        batch_count = ops.cast(ops.shape(y_true)[0], self.dtype)
+        batch_mean_true = ops.divide_no_nan(ops.sum(y_true), batch_count)
+        batch_mean_pred = ops.divide_no_nan(ops.sum(y_pred), batch_count)
+        deviation_true, deviation_pred = y_true - batch_mean_true, y_pred - batch_mean_pred
+
+        count = self.count + batch_count
+        shift_true, shift_pred = batch_mean_true - self.mean_true, batch_mean_pred - self.mean_pred
+        batch_share = ops.divide_no_nan(batch_count, count)
+        cross_weight = self.count * batch_share  # n_a * n_b / (n_a + n_b)
+        self.squares_true.assign_add(
+            ops.sum(deviation_true**2) + shift_true**2 * cross_weight
+        )
+        self.squares_pred.assign_add(
+            ops.sum(deviation_pred**2) + shift_pred**2 * cross_weight
+        )
+        self.products.assign_add(
+            ops.sum(deviation_true * deviation_pred) + shift_true * shift_pred * cross_weight
+        )
+        self.mean_true.assign_add(shift_true * batch_share)
+        self.mean_pred.assign_add(shift_pred * batch_share)
+        self.count.assign(count)
+
+    def result(self):
+        # 0 / 0 = nan for fewer than two samples or a constant input.
+        return self.products / ops.sqrt(self.squares_true * self.squares_pred)
+
+
+@keras.saving.register_keras_serializable(package="iqa_keras")
+class SRCC(keras.metrics.Metric):
+    """Spearman's rank correlation of `y_pred` with `y_true` over all samples seen.
+
+    Ranks need every value, so the scores are kept in two buffers of `capacity` floats
+    each; `result()` ranks the filled part (ties get their average rank) and correlates
+    the ranks. `y_true` and `y_pred` hold one score per sample, shape `(N,)` or
+    `(N, 1)`; `sample_weight` is ignored. The result is nan with fewer than 2 samples,
+    with a constant input, with a non-finite score, and once more than `capacity`
+    samples were seen since the last `reset_state()` (the extra ones are not stored):
+    set `capacity` to at least the number of samples of an epoch.
+
+    Args:
+        capacity: how many samples can be stored, in two buffers of `capacity` scores.
+            Keras calls `result()` at every step and it sorts the whole buffers, so a
+            capacity far above the epoch's size costs time at every step.
+        name: the metric's name in logs.
+        dtype: the dtype of the stored scores.
+
+    Example:
+    >>> metric = SRCC(capacity=8)
+    >>> metric.update_state([1.0, 2.0], [1.0, 3.0])
+    >>> metric.update_state([2.0, 4.0], [2.0, 4.0])
+    >>> round(float(metric.result()), 4) == round(srcc([1, 2, 2, 4], [1, 3, 2, 4]), 4)
+    True
+    """
+
+    def __init__(self, capacity: int = 65536, name: str = "srcc", dtype=None):
+        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)):
+            raise TypeError(f"`capacity` must be an int. Received: capacity={capacity!r}")
+        if capacity < 2:
+            raise ValueError(f"`capacity` must be at least 2. Received: capacity={capacity}")
+        super().__init__(name=name, dtype=dtype)
+        self.capacity = int(capacity)
+        self.true_scores = self._buffer("true_scores")
+        self.pred_scores = self._buffer("pred_scores")
+        self.count = self.add_variable(shape=(), initializer="zeros", dtype="int32", name="count")
+
+    def _buffer(self, name):
+        return self.add_variable(
+            shape=(self.capacity,), initializer="zeros", dtype=self.dtype, name=name
+        )
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _one_score_per_sample(y_true, y_pred, self.dtype, self.name)
+        if y_true.shape[0] is not None and y_true.shape[0] > self.capacity:
+            raise ValueError(
+                f"A batch of {y_true.shape[0]} samples does not fit in {self.name}'s "
+                f"buffer. Expected `capacity` >= the epoch's sample count. Received: "
+                f"capacity={self.capacity}"
+            )
+        count = self.count.value
+        end = count + ops.cast(ops.shape(y_true)[0], "int32")
+        fits = end <= self.capacity  # when not, the result is nan: keep the buffer as is
+        for buffer, scores in ((self.true_scores, y_true), (self.pred_scores, y_pred)):
+            stored = buffer.value
+            updated = ops.slice_update(stored, ops.reshape(count, (1,)), scores)
+            buffer.assign(ops.where(fits, updated, stored))
+        self.count.assign(end)
+
+    def result(self):
+        count, true_scores, pred_scores = (
+            variable.value for variable in (self.count, self.true_scores, self.pred_scores)
+        )
+        filled = ops.arange(self.capacity) < count
+        correlation = _masked_pearson(
+            _average_ranks(true_scores, filled), _average_ranks(pred_scores, filled), filled
+        )
+        all_finite = ops.all(ops.isfinite(ops.where(filled, true_scores + pred_scores, 0.0)))
+        usable = ops.logical_and(count <= self.capacity, all_finite)
+        return ops.where(usable, correlation, ops.cast(float("nan"), self.dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "capacity": self.capacity}
+
+
+def _one_score_per_sample(y_true, y_pred, dtype, metric_name):
+    """Both scores as 1-D tensors of `dtype`; (N,) and (N, 1) are accepted."""
+    flattened = []
+    for name, scores in (("y_true", y_true), ("y_pred", y_pred)):
+        scores = ops.convert_to_tensor(scores, dtype=dtype)
+        shape = tuple(scores.shape)
+        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] not in (1, None)):
+            raise ValueError(
+                f"{metric_name} expects one score per sample, `{name}` of shape (N,) or "
+                f"(N, 1). Received: {name}.shape={shape}"
+            )
+        flattened.append(ops.reshape(scores, (-1,)))
+    true_length, pred_length = flattened[0].shape[0], flattened[1].shape[0]
+    if None not in (true_length, pred_length) and true_length != pred_length:
+        raise ValueError(
+            f"{metric_name} expects as many predictions as targets. Received: "
+            f"y_true with {true_length} scores, y_pred with {pred_length}"
+        )
+    return flattened
+
+
+def _average_ranks(values, mask):
+    """1-based ranks of `values[mask]` with ties averaged; entries outside `mask` are junk.
+
+    Sort-based (O(n log n) in time, O(n) in memory), so that it also compiles with XLA
+    for a buffer of tens of thousands of scores.
+    """
+    size = values.shape[0]
+    # Unused entries become +inf and sort last, so they do not shift any used entry's rank.
+    keyed = ops.where(mask, values, ops.cast(float("inf"), values.dtype))
+    order = ops.argsort(keyed)
+    ordered = ops.take(keyed, order)
+    starts_group = ops.concatenate([ops.ones((1,), "bool"), ordered[1:] != ordered[:-1]])
+    group = ops.cumsum(ops.cast(starts_group, "int32")) - 1
+    counts = ops.segment_sum(ops.ones_like(ordered), group, num_segments=size)
+    ranks_by_group = ops.cumsum(counts) - counts + (counts + 1.0) / 2.0
+    ordered_ranks = ops.take(ranks_by_group, group)
+    return ops.scatter(ops.expand_dims(order, -1), ordered_ranks, (size,))
+
+
+def _masked_pearson(x, y, mask):
+    weight = ops.cast(mask, x.dtype)
+    count = ops.sum(weight)
+    deviation_x = (x - ops.sum(x * weight) / count) * weight
+    deviation_y = (y - ops.sum(y * weight) / count) * weight
+    return ops.sum(deviation_x * deviation_y) / ops.sqrt(
+        ops.sum(deviation_x**2) * ops.sum(deviation_y**2)
+    )
