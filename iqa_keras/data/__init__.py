@@ -14,9 +14,29 @@ from __future__ import annotations
 import importlib
 import os
 
+from iqa_keras.data.pipeline import (
+    PipelineConfig,
+    SkippedImages,
+    evaluation_dataset,
+    training_dataset,
+)
 from iqa_keras.data.records import DatasetError, Record, Scale, check_files
+from iqa_keras.data.splits import official_split, split_by_content
 
-__all__ = ["DATASETS", "read_dataset", "Record", "Scale", "DatasetError", "check_files"]
+__all__ = [
+    "DATASETS",
+    "read_dataset",
+    "Record",
+    "Scale",
+    "DatasetError",
+    "check_files",
+    "split_by_content",
+    "official_split",
+    "PipelineConfig",
+    "SkippedImages",
+    "training_dataset",
+    "evaluation_dataset",
+]
 
 # Dataset name -> (reader module under iqa_keras.data.readers, function in it).
 DATASETS = {

@@ -1,0 +1,590 @@
+"""The one tf.data pipeline of the toolkit: records -> `(inputs, score)` batches.
+
+Full-reference and no-reference models train and evaluate on the same pipeline. Each
+element is `({"reference": ref, "distorted": dist}, score)`, or `({"distorted": dist},
+score)` for no-reference records (or `use_reference=False`); images are float32 NHWC
+with values 0-255 unless `preprocess` rescales them; `score` is `Record.score`
+(float32, [0, 1], higher = better).
+
+- `training_dataset`: records shuffled -> decoded in parallel -> resized -> aligned
+  random crops of reference and distorted (`patches_per_image` per image) with the same
+  random flip and rotation on both -> batched -> preprocessed -> prefetched.
+- `evaluation_dataset`: records in their order -> whole images (batches of one, or of
+  `batch_size` after a fixed `resize_to`), or every tile of an image as one batch.
+
+Decoding gives exactly what `iqa_keras.io.read_image` gives (grayscale replicated,
+alpha dropped, palettes expanded, 16-bit grayscale scaled by 255/65535, JPEG through
+the accurate integer DCT as Pillow does): PNG, JPEG, BMP and GIF decode natively in
+TensorFlow; any file TensorFlow cannot decode (TIFF, WebP, ..., a corrupt file, a pair
+of different sizes) is read again with `read_image`, whose error names the file. With
+`on_error="skip"` unreadable images are dropped instead, logged once each as a warning
+and listed in a `SkippedImages` the caller may pass in.
+
+Randomness is stateless and seeded per element, so `seed` alone fixes every crop, flip
+and order: the n-th pass over any dataset built from the same records and config
+yields the same batches, and successive passes (epochs) differ. The datasets run with
+tf.data autotuning off and fixed parallelism: with autotuning on, `model.fit` on
+TensorFlow 2.21 sometimes returns seconds late (Keras opens the next epoch's iterator
+at the end of each epoch, the last included, and its autotune thread winds down slowly).
+
+Example:
+>>> import os, tempfile, numpy as np
+>>> from PIL import Image
+>>> from iqa_keras.data.records import Record, Scale
+>>> folder = tempfile.mkdtemp()
+>>> for name in ("ref.png", "dist.png"):
+...     Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(os.path.join(folder, name))
+>>> record = Record(os.path.join(folder, "dist.png"), 4.0, Scale(1.0, 5.0, True),
+...                 reference=os.path.join(folder, "ref.png"))
+>>> config = PipelineConfig(batch_size=2, crop_size=32, patches_per_image=2)
+>>> inputs, score = next(iter(training_dataset([record], config)))
+>>> inputs["reference"].shape, inputs["distorted"].shape, score.numpy().tolist()
+(TensorShape([2, 32, 32, 3]), TensorShape([2, 32, 32, 3]), [0.75, 0.75])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from iqa_keras.data.records import Record
+from iqa_keras.io import ImageReadError, check_same_size, read_image
+
+__all__ = ["PipelineConfig", "SkippedImages", "training_dataset", "evaluation_dataset"]
+
+_logger = logging.getLogger(__name__)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# IHDR bit depth 16 and colour type 0: the only PNG that Pillow keeps at 16 bits.
+_GRAY16_PNG_DEPTH_AND_TYPE = b"\x10\x00"
+_ON_ERROR = ("raise", "skip")
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """How records become batches. Fields marked (training) or (evaluation) apply there only.
+
+    Args:
+        batch_size: images (or crops) per batch. Evaluation uses it only with `resize_to`.
+        crop_size: (training) side of square random crops, or `(height, width)`; None
+            trains on whole images (then `resize_to` or `batch_size=1` is needed).
+        patches_per_image: (training) crops taken from each image per epoch.
+        augment: (training) random horizontal flips and rotations, identical on both
+            images of a pair: quarter turns when crops are square, half turns otherwise.
+        resize_shorter_side: resize so that the shorter side has this many pixels,
+            keeping the aspect ratio (bilinear, antialiased). Exclusive with `resize_to`.
+        resize_to: resize every image to this `(height, width)`.
+        tile_size: (evaluation) cut each image into square tiles of this side; each batch
+            then holds all tiles of one image, row by row, the last row and column flush
+            with the image's edges so that the tiles cover it.
+        tile_stride: (evaluation) step between tiles, at most `tile_size`; default `tile_size`.
+        use_reference: feed the reference image when records have one; False trains a
+            no-reference model on a full-reference database.
+        shuffle_buffer: (training) crops held to mix patches of different images when
+            `patches_per_image > 1`. Records themselves are always fully shuffled.
+        seed: fixes the order, crops, flips and rotations.
+        deterministic: keep the element order of parallel stages fixed, so that a seed
+            fixes the batches exactly; False lets a slow image be overtaken.
+        on_error: `"raise"` stops at an unreadable image naming its file; `"skip"` drops it.
+        num_parallel_calls: images decoded and cropped at once; None for the CPU count.
+        prefetch_batches: batches prepared ahead of the model.
+
+    Example:
+    >>> PipelineConfig(crop_size=224).crop_size
+    (224, 224)
+    >>> PipelineConfig(on_error="ignore")
+    Traceback (most recent call last):
+    ...
+    ValueError: `on_error` must be one of ('raise', 'skip'). Received: on_error='ignore'
+    """
+
+    batch_size: int = 16
+    crop_size: int | tuple[int, int] | None = None
+    patches_per_image: int = 1
+    augment: bool = True
+    resize_shorter_side: int | None = None
+    resize_to: tuple[int, int] | None = None
+    tile_size: int | None = None
+    tile_stride: int | None = None
+    use_reference: bool = True
+    shuffle_buffer: int = 64
+    seed: int = 0
+    deterministic: bool = True
+    on_error: str = "raise"
+    num_parallel_calls: int | None = None
+    prefetch_batches: int = 2
+
+    def __post_init__(self):
+        for name in ("batch_size", "patches_per_image", "shuffle_buffer", "prefetch_batches"):
+            _check_positive_int(name, getattr(self, name))
+        for name in ("resize_shorter_side", "tile_size", "tile_stride", "num_parallel_calls"):
+            if getattr(self, name) is not None:
+                _check_positive_int(name, getattr(self, name))
+        if isinstance(self.crop_size, int):
+            object.__setattr__(self, "crop_size", (self.crop_size, self.crop_size))
+        for name in ("crop_size", "resize_to"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _height_width(name, getattr(self, name)))
+        if self.resize_shorter_side is not None and self.resize_to is not None:
+            raise ValueError(
+                "Set at most one of `resize_shorter_side` and `resize_to`. Received: "
+                f"resize_shorter_side={self.resize_shorter_side}, resize_to={self.resize_to}"
+            )
+        if self.tile_stride is not None and self.tile_size is None:
+            raise ValueError(f"`tile_stride` needs `tile_size`. Received: tile_stride={self.tile_stride}")
+        if self.tile_size is not None:
+            stride = self.tile_size if self.tile_stride is None else self.tile_stride
+            if stride > self.tile_size:
+                raise ValueError(
+                    "`tile_stride` must be at most `tile_size` so that tiles cover the image. "
+                    f"Received: tile_size={self.tile_size}, tile_stride={stride}"
+                )
+            object.__setattr__(self, "tile_stride", stride)
+        if self.on_error not in _ON_ERROR:
+            raise ValueError(f"`on_error` must be one of {_ON_ERROR}. Received: on_error={self.on_error!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise TypeError(f"`seed` must be an integer. Received: seed={self.seed!r}")
+
+
+class SkippedImages:
+    """The unreadable images that datasets built with `on_error="skip"` dropped so far.
+
+    Pass one to `training_dataset` or `evaluation_dataset` and read it during or after
+    iteration. Each file is counted (and logged as a warning) once, however many epochs
+    meet it.
+
+    Example:
+    >>> skipped = SkippedImages()
+    >>> skipped.add("broken.png", "truncated")
+    >>> len(skipped), skipped.paths
+    (1, ['broken.png'])
+    """
+
+    def __init__(self):
+        self._reasons: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def add(self, path: str, reason: str) -> None:
+        """Records a skipped file, logging a warning the first time it is seen."""
+        with self._lock:
+            if path in self._reasons:
+                return
+            self._reasons[path] = reason
+            count = len(self._reasons)
+        _logger.warning("Skipped unreadable image %s (%d skipped so far): %s", path, count, reason)
+
+    @property
+    def paths(self) -> list[str]:
+        """The skipped files, in the order they were met."""
+        with self._lock:
+            return list(self._reasons)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._reasons)
+
+    def __repr__(self) -> str:
+        return f"SkippedImages({self.paths!r})"
+
+
+def training_dataset(
+    records: Sequence[Record],
+    config: PipelineConfig | None = None,
+    preprocess: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    skipped: SkippedImages | None = None,
+) -> tf.data.Dataset:
+    """Shuffled, cropped, augmented batches for `model.fit`; one pass is one epoch.
+
+    Args:
+        records: the training records (all with a reference, or none).
+        config: a `PipelineConfig`; default `PipelineConfig()`.
+        preprocess: the model's preprocessing, applied to each batch of images (NHWC,
+            0-255), e.g. a `keras.layers.Rescaling`; it must run inside tf.data.
+        skipped: filled with the files dropped when `config.on_error == "skip"`.
+
+    Example:
+    >>> import os, tempfile, numpy as np
+    >>> from PIL import Image
+    >>> from iqa_keras.data.records import Record, Scale
+    >>> path = os.path.join(tempfile.mkdtemp(), "photo.png")
+    >>> Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(path)
+    >>> records = [Record(path, 80.0, Scale(0.0, 100.0, True))] * 3
+    >>> dataset = training_dataset(records, PipelineConfig(batch_size=2, crop_size=24),
+    ...                            preprocess=lambda images: images / 255.0)
+    >>> [(inputs["distorted"].shape[0], sorted(inputs)) for inputs, score in dataset]
+    [(2, ['distorted']), (1, ['distorted'])]
+    """
+    config = config or PipelineConfig()
+    if config.patches_per_image > 1 and config.crop_size is None:
+        raise ValueError(
+            "`patches_per_image` > 1 needs a `crop_size`. Received: "
+            f"patches_per_image={config.patches_per_image}, crop_size=None"
+        )
+    if config.crop_size is None and config.resize_to is None and config.batch_size > 1:
+        raise ValueError(
+            "Training batches of whole images need one size: set `crop_size` or `resize_to`, "
+            f"or use batch_size=1. Received: batch_size={config.batch_size}"
+        )
+    elements, with_reference = _record_elements(records, config.use_reference)
+    order_seed, crop_seed, mix_seed = np.random.SeedSequence(config.seed).generate_state(3).tolist()
+    elements = elements.shuffle(len(records), seed=order_seed, reshuffle_each_iteration=True)
+    # One fresh random number per element and pass: the seed of its crops and flips.
+    element_seeds = tf.data.Dataset.random(seed=crop_seed, rerandomize_each_iteration=True)
+    elements = tf.data.Dataset.zip(elements, element_seeds).map(
+        lambda element, seed: {**element, "seed": seed}
+    )
+    dataset = _decode_in_parallel(
+        elements, _Patcher(config), config, skipped, deterministic=config.deterministic
+    )
+    if config.patches_per_image > 1 and config.shuffle_buffer > 1:
+        dataset = dataset.shuffle(config.shuffle_buffer, seed=mix_seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(config.batch_size)
+    num_batches = math.ceil(len(records) * config.patches_per_image / config.batch_size)
+    return _finish(dataset, with_reference, preprocess, config, num_batches)
+
+
+def evaluation_dataset(
+    records: Sequence[Record],
+    config: PipelineConfig | None = None,
+    preprocess: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    skipped: SkippedImages | None = None,
+) -> tf.data.Dataset:
+    """Whole images (or all their tiles) in the order of `records`, for scoring.
+
+    Without `tile_size`, each batch holds one whole image, or `batch_size` images after a
+    fixed `resize_to`. With `tile_size`, each batch holds every tile of one image, each
+    tile labelled with the image's score; average the predictions of a batch to score
+    the image. Skipped images (`on_error="skip"`) leave no batch: see `skipped`.
+
+    Example:
+    >>> import os, tempfile, numpy as np
+    >>> from PIL import Image
+    >>> from iqa_keras.data.records import Record, Scale
+    >>> path = os.path.join(tempfile.mkdtemp(), "photo.png")
+    >>> Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(path)
+    >>> config = PipelineConfig(tile_size=16, tile_stride=12)
+    >>> inputs, scores = next(iter(evaluation_dataset([Record(path, 2.0, Scale(1.0, 5.0, True))], config)))
+    >>> inputs["distorted"].shape, scores.shape
+    (TensorShape([9, 16, 16, 3]), TensorShape([9]))
+    """
+    config = config or PipelineConfig()
+    elements, with_reference = _record_elements(records, config.use_reference)
+    # Evaluation keeps the order of `records`, whatever `config.deterministic` says.
+    if config.tile_size is not None:
+        dataset = _decode_in_parallel(elements, _Tiler(config), config, skipped, deterministic=True)
+        num_batches = len(records)
+    else:
+        resize = _Resizer(config)
+        dataset = _decode_in_parallel(
+            elements,
+            lambda images, element: tf.data.Dataset.from_tensors(
+                (tf.concat(resize(images), -1), element["score"])
+            ),
+            config,
+            skipped,
+            deterministic=True,
+        )
+        batch_size = config.batch_size if config.resize_to is not None else 1
+        dataset = dataset.batch(batch_size)
+        num_batches = math.ceil(len(records) / batch_size)
+    return _finish(dataset, with_reference, preprocess, config, num_batches)
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+def _height_width(name, value):
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or any(isinstance(side, bool) or not isinstance(side, int) or side < 1 for side in value)
+    ):
+        raise ValueError(
+            f"`{name}` must be a positive integer or a (height, width) pair of them. "
+            f"Received: {name}={value!r}"
+        )
+    return tuple(value)
+
+
+def _record_elements(records, use_reference):
+    """A dataset of `{"paths": [reference, distorted] or [distorted], "score": score}`."""
+    if not records:
+        raise ValueError("`records` is empty: there are no images to feed.")
+    without_reference = sum(record.reference is None for record in records)
+    if use_reference and 0 < without_reference < len(records):
+        raise ValueError(
+            f"{without_reference} of {len(records)} records have no reference image; feed "
+            "full-reference and no-reference records separately, or set use_reference=False."
+        )
+    with_reference = use_reference and without_reference == 0
+    if with_reference:
+        paths = [[record.reference, record.distorted] for record in records]
+    else:
+        paths = [[record.distorted] for record in records]
+    scores = np.array([record.score for record in records], np.float32)
+    elements = tf.data.Dataset.from_tensor_slices({"paths": paths, "score": scores})
+    return elements, with_reference
+
+
+def _decode_in_parallel(elements, prepare, config, skipped, deterministic):
+    """Decodes each element's images and maps `prepare` over them.
+
+    `prepare(images, element)` takes the decoded images (`[reference, distorted]` or
+    `[distorted]`) and returns a dataset of channel stacks (one element, or one per
+    patch), so that a record may yield several; decoding and preparing run
+    `num_parallel_calls` at once.
+    """
+    skipped = SkippedImages() if skipped is None else skipped
+    parallel = config.num_parallel_calls or os.cpu_count() or 1
+
+    def per_element(element):
+        decoded = _decoded_images(element["paths"], config.on_error, skipped)
+        return decoded.flat_map(lambda *images: prepare(list(images), element))
+
+    return elements.interleave(
+        per_element,
+        cycle_length=parallel,
+        block_length=1,
+        num_parallel_calls=parallel,
+        deterministic=deterministic,
+    )
+
+
+def _decoded_images(paths, on_error, skipped):
+    """A dataset of one element, the images of `paths` (none if skipped).
+
+    TensorFlow decodes first; if it fails for any reason (format it does not know,
+    corrupt data, images of different sizes), `read_image` reads the files again and
+    either succeeds or raises an error naming the file.
+    """
+    num_images = int(paths.shape[0])
+
+    def natively(paths):
+        images = tuple(_decode_natively(paths[i]) for i in range(num_images))
+        sizes_agree = tf.debugging.assert_equal(
+            tf.shape(images[0])[:2], tf.shape(images[-1])[:2], message="sizes differ"
+        )
+        with tf.control_dependencies([sizes_agree]):
+            return tuple(tf.identity(image) for image in images) + (True,)
+
+    native = tf.data.Dataset.from_tensors(paths).map(natively)
+    careful = tf.data.Dataset.from_tensors(paths).map(
+        lambda paths: _read_with_pillow(paths, num_images, on_error, skipped)
+    )
+    decoded = native.ignore_errors().concatenate(careful).take(1)
+    return decoded.filter(lambda *images_and_ok: images_and_ok[-1]).map(
+        lambda *images_and_ok: images_and_ok[:-1]
+    )
+
+
+def _decode_natively(path):
+    contents = tf.io.read_file(path)
+    is_gray16_png = tf.logical_and(
+        tf.equal(tf.strings.substr(contents, 0, 8), _PNG_SIGNATURE),
+        tf.equal(tf.strings.substr(contents, 24, 2), _GRAY16_PNG_DEPTH_AND_TYPE),
+    )
+
+    def gray16():
+        gray = tf.cast(tf.io.decode_png(contents, channels=1, dtype=tf.uint16), tf.float32)
+        return tf.tile(gray * tf.constant(255.0 / 65535.0, tf.float32), [1, 1, 3])
+
+    def jpeg():
+        # The accurate integer DCT decodes as Pillow does; TensorFlow's default (the fast
+        # integer DCT) differs from it by up to 12 grey levels.
+        image = tf.io.decode_jpeg(contents, channels=3, dct_method="INTEGER_ACCURATE")
+        return tf.cast(image, tf.float32)
+
+    def png_bmp_gif():
+        image = tf.io.decode_image(contents, channels=3, dtype=tf.uint8, expand_animations=False)
+        return tf.cast(image, tf.float32)
+
+    return tf.case(
+        [(is_gray16_png, gray16), (tf.io.is_jpeg(contents), jpeg)], default=png_bmp_gif, exclusive=False
+    )
+
+
+def _read_with_pillow(paths, num_images, on_error, skipped):
+    def read(paths):
+        names = [path.decode() for path in paths]
+        images = []
+        for name in names:
+            try:
+                images.append(read_image(name))
+            except ImageReadError as error:
+                if on_error == "raise":
+                    raise
+                skipped.add(name, str(error))
+                return [np.zeros((0, 0, 3), np.float32)] * num_images + [False]
+        check_same_size(images[0], images[-1], names[0], names[-1])
+        return images + [True]
+
+    outputs = tf.numpy_function(
+        read, [paths], [tf.float32] * num_images + [tf.bool], name="read_with_pillow"
+    )
+    for image in outputs[:-1]:
+        image.set_shape([None, None, 3])
+    outputs[-1].set_shape([])
+    return tuple(outputs)
+
+
+class _Resizer:
+    """Applies the config's resize policy to the images of a record (all of one size)."""
+
+    def __init__(self, config):
+        self.shorter_side = config.resize_shorter_side
+        self.size = config.resize_to
+        self.resizes = self.shorter_side is not None or self.size is not None
+
+    def __call__(self, images):
+        if self.size is not None:
+            return [_resize(image, self.size) for image in images]
+        if self.shorter_side is None:
+            return images
+        height_width = tf.cast(tf.shape(images[0])[:2], tf.float64)
+        scale = self.shorter_side / tf.reduce_min(height_width)
+        size = tf.cast(tf.round(height_width * scale), tf.int32)
+        return [_resize(image, size) for image in images]
+
+
+def _resize(image, size):
+    return tf.image.resize(image, size, method="bilinear", antialias=True)
+
+
+def _require_at_least(images, size, path, setting, resized):
+    """Fails naming `path` when the (resized) images are smaller than `size`."""
+    height, width = tf.shape(images[0])[0], tf.shape(images[0])[1]
+
+    def fail(path, height, width):
+        after = ", after resizing" if resized else ""
+        raise ValueError(
+            f"Image {path.decode()} is {width}x{height} (width x height{after}), smaller "
+            f"than `{setting}` {size[1]}x{size[0]}."
+        )
+
+    fits = tf.logical_and(height >= size[0], width >= size[1])
+    checked = tf.cond(
+        fits,
+        lambda: tf.constant(True),
+        lambda: tf.numpy_function(fail, [path, height, width], tf.bool, name="image_too_small"),
+    )
+    with tf.control_dependencies([checked]):
+        return [tf.identity(image) for image in images]
+
+
+class _Patcher:
+    """Resizes images, then takes `patches_per_image` aligned random crops, augmented.
+
+    Each patch is the crops of all images of a record at the same place, stacked along
+    channels, so that flips and rotations apply to all of them at once.
+    """
+
+    def __init__(self, config):
+        self.resize = _Resizer(config)
+        self.crop_size = config.crop_size
+        self.patches_per_image = config.patches_per_image
+        self.augment = config.augment
+        size = config.crop_size or config.resize_to
+        self.quarter_turns = size is not None and size[0] == size[1]
+
+    def __call__(self, images, element):
+        images = self.resize(images)
+        if self.crop_size is not None:
+            images = _require_at_least(
+                images, self.crop_size, element["paths"][-1], "crop_size", self.resize.resizes
+            )
+        seeds = tf.random.experimental.stateless_split(
+            tf.stack([element["seed"], 0]), self.patches_per_image
+        )
+        patch_shape = [*(self.crop_size or (None, None)), 3 * len(images)]
+        patches = tf.map_fn(
+            lambda seed: self._patch(images, seed),
+            seeds,
+            fn_output_signature=tf.TensorSpec(patch_shape, tf.float32),
+        )
+        scores = tf.fill([self.patches_per_image], element["score"])
+        return tf.data.Dataset.from_tensor_slices((patches, scores))
+
+    def _patch(self, images, seed):
+        row_seed, column_seed, flip_seed, turn_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 4)
+        )
+        if self.crop_size is not None:
+            # Crop before stacking: the full-size images are never copied.
+            height, width = self.crop_size
+            top = _uniform_int(row_seed, tf.shape(images[0])[0] - height + 1)
+            left = _uniform_int(column_seed, tf.shape(images[0])[1] - width + 1)
+            images = [tf.slice(image, [top, left, 0], [height, width, 3]) for image in images]
+        stack = tf.concat(images, -1)
+        if self.augment:
+            flip = tf.random.stateless_uniform([], flip_seed) < 0.5
+            stack = tf.cond(flip, lambda: tf.reverse(stack, axis=[1]), lambda: stack)
+            turns = _uniform_int(turn_seed, 4 if self.quarter_turns else 2)
+            stack = tf.image.rot90(stack, turns if self.quarter_turns else 2 * turns)
+        return stack
+
+
+def _uniform_int(seed, limit):
+    """A stateless random integer in `[0, limit)`."""
+    return tf.random.stateless_uniform([], seed, minval=0, maxval=limit, dtype=tf.int32)
+
+
+class _Tiler:
+    """Resizes images and cuts them into all their tiles, as one batch."""
+
+    def __init__(self, config):
+        self.resize = _Resizer(config)
+        self.size = config.tile_size
+        self.stride = config.tile_stride
+
+    def __call__(self, images, element):
+        images = self.resize(images)
+        images = _require_at_least(
+            images, (self.size, self.size), element["paths"][-1], "tile_size", self.resize.resizes
+        )
+        stack = tf.concat(images, -1)
+        rows = self._tile_indices(tf.shape(stack)[0])
+        columns = self._tile_indices(tf.shape(stack)[1])
+        # (rows, size, W, C) -> (rows, size, columns, size, C) -> (tiles, size, size, C)
+        tiles = tf.gather(tf.gather(stack, rows, axis=0), columns, axis=2)
+        tiles = tf.transpose(tiles, [0, 2, 1, 3, 4])
+        tiles = tf.reshape(tiles, [-1, self.size, self.size, stack.shape[-1]])
+        scores = tf.fill([tf.shape(tiles)[0]], element["score"])
+        return tf.data.Dataset.from_tensors((tiles, scores))
+
+    def _tile_indices(self, length):
+        """Pixel indices `(tiles, size)` of tiles along one axis, the last flush with the edge."""
+        starts = tf.concat([tf.range(0, length - self.size, self.stride), [length - self.size]], 0)
+        return starts[:, None] + tf.range(self.size)[None, :]
+
+
+def _finish(dataset, with_reference, preprocess, config, num_batches):
+    """Splits the channel stacks into named model inputs, preprocesses, prefetches.
+
+    Unless images may be skipped, the dataset declares its length (`num_batches`), so
+    that Keras knows the steps of an epoch from the first one.
+    """
+    preprocess = preprocess or (lambda images: images)
+
+    def model_inputs(stacks, scores):
+        if with_reference:
+            inputs = {"reference": preprocess(stacks[..., :3]), "distorted": preprocess(stacks[..., 3:])}
+        else:
+            inputs = {"distorted": preprocess(stacks)}
+        return inputs, scores
+
+    dataset = dataset.map(model_inputs)
+    if config.on_error == "raise":
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+    dataset = dataset.prefetch(config.prefetch_batches)
+    options = tf.data.Options()
+    options.deterministic = config.deterministic
+    options.autotune.enabled = False
+    return dataset.with_options(options)
