@@ -1,9 +1,26 @@
 """iqa-keras: image quality assessment for Keras 3 and TensorFlow.
 
+Submodules load on first use, so `import iqa_keras` (and `iqa-keras --help`) stays fast.
+
 Example:
 >>> import iqa_keras
->>> iqa_keras.__version__
-'0.1.0'
+>>> from iqa_keras.scoring import EXAMPLE_IMAGES
+>>> round(iqa_keras.score(EXAMPLE_IMAGES["distorted_blur"], reference=EXAMPLE_IMAGES["reference"],
+...                       metric="ssim"), 4)
+0.715
 """
 
+import importlib
+
 __version__ = "0.1.0"
+
+_SUBMODULES = ("data", "evaluation", "io", "losses", "metrics", "models", "scoring")
+__all__ = ["__version__", "score", *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"iqa_keras.{name}")
+    if name == "score":
+        return importlib.import_module("iqa_keras.scoring").score
+    raise AttributeError(f"module 'iqa_keras' has no attribute {name!r}")

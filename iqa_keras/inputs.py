@@ -1,0 +1,101 @@
+"""Turning what a user names on the command line into image files and pairs.
+
+`expand_images` accepts files, directories (their image files, sorted) and glob
+patterns (for shells that do not expand them); `match_pairs` pairs each distorted
+image with its reference: one reference file for all, or a reference directory
+holding a file of the same name.
+
+Example:
+>>> import os, tempfile
+>>> folder = tempfile.mkdtemp()
+>>> for name in ("b.png", "a.png", "notes.txt"):
+...     open(os.path.join(folder, name), "wb").close()
+>>> [os.path.basename(path) for path in expand_images([folder])]
+['a.png', 'b.png']
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable
+
+__all__ = ["IMAGE_EXTENSIONS", "InputError", "expand_images", "match_pairs"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm")
+_GLOB_CHARACTERS = "*?["
+
+
+class InputError(ValueError):
+    """A named input that matches no image: a missing file, an empty folder or pattern."""
+
+
+def expand_images(names: Iterable[str | os.PathLike]) -> list[str]:
+    """Expands files, directories and glob patterns into a list of image files.
+
+    Files are kept as given (even with unusual extensions: the reader decides),
+    directories contribute their image files in sorted order (not recursive), and
+    patterns their sorted matches. Each name must match at least one file.
+
+    Raises:
+        InputError: naming the first name that matches nothing.
+    """
+    paths = []
+    for name in names:
+        name = os.fspath(name)
+        if os.path.isdir(name):
+            found = sorted(
+                os.path.join(name, entry)
+                for entry in os.listdir(name)
+                if entry.lower().endswith(IMAGE_EXTENSIONS)
+                and os.path.isfile(os.path.join(name, entry))
+            )
+            if not found:
+                raise InputError(f"Folder {name} holds no image files ({', '.join(IMAGE_EXTENSIONS)}).")
+            paths.extend(found)
+        elif os.path.exists(name) or not any(char in name for char in _GLOB_CHARACTERS):
+            paths.append(name)
+        else:
+            found = sorted(path for path in glob.glob(name) if os.path.isfile(path))
+            if not found:
+                raise InputError(f"Pattern {name} matches no file.")
+            paths.extend(found)
+    return paths
+
+
+def match_pairs(reference: str | os.PathLike, distorted: list[str]) -> list[tuple[str, str]]:
+    """Pairs each distorted image with its reference.
+
+    Args:
+        reference: one reference image for all, or a folder holding, for each distorted
+            image, a reference of the same file name (or the same name with another
+            image extension, e.g. `kodim01.png` for `kodim01.jpg`).
+        distorted: the distorted image files.
+
+    Raises:
+        InputError: a distorted image has no reference of its name in the folder.
+
+    Example:
+    >>> match_pairs("ref.png", ["a.png", "b.png"])
+    [('ref.png', 'a.png'), ('ref.png', 'b.png')]
+    """
+    reference = os.fspath(reference)
+    if not os.path.isdir(reference):
+        return [(reference, path) for path in distorted]
+    by_stem = {}
+    for entry in sorted(os.listdir(reference)):
+        if entry.lower().endswith(IMAGE_EXTENSIONS):
+            by_stem.setdefault(os.path.splitext(entry)[0], entry)
+    pairs = []
+    for path in distorted:
+        name = os.path.basename(path)
+        if os.path.isfile(os.path.join(reference, name)):
+            pairs.append((os.path.join(reference, name), path))
+        elif os.path.splitext(name)[0] in by_stem:
+            pairs.append((os.path.join(reference, by_stem[os.path.splitext(name)[0]]), path))
+        else:
+            raise InputError(
+                f"No reference for {path} in folder {reference}: expected a file named "
+                f"{name} (or {os.path.splitext(name)[0]} with another image extension)."
+            )
+    return pairs

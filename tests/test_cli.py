@@ -1,0 +1,138 @@
+"""The `iqa-keras` command, run as a user runs it: in a subprocess."""
+
+import csv
+import io as text_io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from iqa_keras.scoring import EXAMPLE_IMAGES
+
+REFERENCE, JPEG, BLUR = (EXAMPLE_IMAGES[k] for k in ("reference", "distorted_jpeg", "distorted_blur"))
+
+
+def run(*arguments, env=None):
+    completed = subprocess.run(
+        [sys.executable, "-m", "iqa_keras.cli", *arguments],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+    )
+    return completed.returncode, completed.stdout, completed.stderr
+
+
+def test_console_script_is_installed():
+    executable = shutil.which("iqa-keras", path=os.path.dirname(sys.executable))
+    assert executable is not None
+    completed = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0 and completed.stdout.startswith("iqa-keras ")
+
+
+def test_help_everywhere_with_examples():
+    for command in ([], ["score"], ["metrics"], ["generate"]):
+        code, out, _ = run(*command, "--help")
+        assert code == 0 and "usage: iqa-keras" in out
+    assert "example" in run("score", "--help")[1]
+
+
+def test_score_pair_json_matches_the_library():
+    import iqa_keras
+
+    code, out, err = run("score", "--metric", "ssim", "--reference", REFERENCE, JPEG, BLUR, "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [sorted(row) for row in rows] == [["distorted", "metric", "reference", "score"]] * 2
+    assert rows[0]["distorted"] == JPEG and rows[0]["reference"] == REFERENCE and rows[0]["metric"] == "ssim"
+    assert rows[0]["score"] == pytest.approx(iqa_keras.score(JPEG, reference=REFERENCE, metric="ssim"), abs=1e-6)
+    assert 0 < rows[1]["score"] < 1
+
+
+def test_folders_are_paired_by_name_and_csv_is_parseable(tmp_path):
+    references, distorted = tmp_path / "refs", tmp_path / "dists"
+    references.mkdir()
+    distorted.mkdir()
+    for name in ("one.png", "two.png"):
+        shutil.copy(REFERENCE, references / name)
+    shutil.copy(JPEG, distorted / "one.png")
+    shutil.copy(REFERENCE, distorted / "two.png")
+    code, out, err = run("score", "--metric", "psnr", "--reference", str(references), str(distorted), "-f", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(text_io.StringIO(out)))
+    assert [os.path.basename(row["distorted"]) for row in rows] == ["one.png", "two.png"]
+    assert float(rows[0]["score"]) < 40 and rows[1]["score"] == "inf"  # identical pair: infinite PSNR
+
+
+def test_table_output_and_glob(tmp_path):
+    for name in ("x1.png", "x2.png"):
+        shutil.copy(BLUR, tmp_path / name)
+    code, out, err = run("score", "-m", "mse", "-r", REFERENCE, str(tmp_path / "x*.png"))
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].split() == ["distorted", "reference", "metric", "score"] and len(lines) == 3
+
+
+def test_metrics_lists_direction_and_range():
+    code, out, _ = run("metrics", "--format", "json")
+    assert code == 0
+    listed = {row["name"]: row for row in json.loads(out)}
+    assert {"psnr", "mse", "mae", "ssim", "ms_ssim", "lmse", "nae", "max_difference", "structural_content"} <= set(listed)
+    assert listed["ssim"]["higher_is_better"] is True and listed["mse"]["higher_is_better"] is False
+
+
+def test_failed_input_exits_1_naming_the_file_and_keeps_the_others(tmp_path):
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"not an image")
+    code, out, err = run("score", "-m", "psnr", "-r", REFERENCE, str(corrupt), JPEG, "-f", "json")
+    assert code == 1
+    assert "corrupt.png" in err
+    assert [row["distorted"] for row in json.loads(out)] == [JPEG]
+
+
+def test_size_mismatch_exits_1_with_both_sizes(tmp_path):
+    small = tmp_path / "small.png"
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(small)
+    code, _, err = run("score", "-r", REFERENCE, str(small))
+    assert code == 1 and "256x256" in err and "30x20" in err
+    assert err.startswith("iqa-keras score: error:")  # no TensorFlow start-up noise before it
+
+
+def test_bad_usage_exits_2():
+    assert run("score", JPEG)[0] == 2  # no --reference
+    code, _, err = run("score", "-m", "nosuchmetric", "-r", REFERENCE, JPEG)
+    assert code == 2 and "nosuchmetric" in err and "ssim" in err
+    assert run("nosuchcommand")[0] == 2
+
+
+def test_generate_writes_a_dataset_the_kadid_reader_loads(tmp_path):
+    from iqa_keras.data import read_dataset
+    from iqa_keras.data.distortions import kadid_mean_score
+
+    pristine = tmp_path / "pristine"
+    pristine.mkdir()
+    shutil.copy(REFERENCE, pristine / "astronaut.png")
+    out = tmp_path / "synthetic"
+    arguments = ("generate", "--pristine", str(pristine), "--out", str(out), "--types", "jpeg", "gaussian_blur",
+                 "--levels", "1", "5", "--compose", "1")
+    code, stdout, err = run(*arguments)
+    assert code == 0, err
+    assert "5 distorted images of 1 references" in stdout
+    records = read_dataset("kadid10k", out)
+    assert len(records) == 5
+    jpeg5 = next(r for r in records if r.distortion_type == "10" and r.distortion_level == 5)
+    assert jpeg5.raw_score == pytest.approx(kadid_mean_score("jpeg", 5), abs=1e-4)
+    code, stdout, _ = run(*arguments)  # a rerun keeps everything
+    assert code == 0 and "0 written, 6 kept" in stdout
+
+
+def test_generate_bad_arguments(tmp_path):
+    code, _, err = run("generate", "--pristine", str(tmp_path / "none"), "--out", str(tmp_path / "o"))
+    assert code == 1 and "none" in err
+    (tmp_path / "p").mkdir()
+    shutil.copy(REFERENCE, tmp_path / "p" / "a.png")
+    code, _, err = run("generate", "--pristine", str(tmp_path / "p"), "--out", str(tmp_path / "o"), "--levels", "9")
+    assert code == 2 and "level=9" in err

@@ -1,0 +1,61 @@
+"""Expanding files, folders and patterns; pairing distorted images with references."""
+
+import os
+
+import pytest
+
+from iqa_keras import inputs
+
+
+@pytest.fixture
+def folders(tmp_path):
+    references, distorted = tmp_path / "refs", tmp_path / "dists"
+    references.mkdir()
+    distorted.mkdir()
+    for name in ("a.png", "b.png"):
+        (references / name).touch()
+    for name in ("a.png", "b.jpg", "readme.txt"):
+        (distorted / name).touch()
+    return references, distorted
+
+
+def test_folder_expands_to_sorted_images_only(folders):
+    _, distorted = folders
+    assert [os.path.basename(p) for p in inputs.expand_images([distorted])] == ["a.png", "b.jpg"]
+
+
+def test_glob_pattern_expands(folders):
+    _, distorted = folders
+    assert [os.path.basename(p) for p in inputs.expand_images([str(distorted / "*.jpg")])] == ["b.jpg"]
+
+
+def test_plain_file_is_kept_even_if_missing(tmp_path):
+    # the reader reports a missing file with its name; expansion keeps it as given
+    assert inputs.expand_images([str(tmp_path / "x.png")]) == [str(tmp_path / "x.png")]
+
+
+def test_pattern_matching_nothing_names_the_pattern(tmp_path):
+    with pytest.raises(inputs.InputError, match=r"Pattern .*\*.png matches no file"):
+        inputs.expand_images([str(tmp_path / "*.png")])
+
+
+def test_empty_folder_names_the_folder(tmp_path):
+    with pytest.raises(inputs.InputError, match="holds no image files"):
+        inputs.expand_images([tmp_path])
+
+
+def test_reference_folder_matches_by_name_then_by_stem(folders):
+    references, distorted = folders
+    pairs = inputs.match_pairs(references, inputs.expand_images([distorted]))
+    assert [(os.path.basename(r), os.path.basename(d)) for r, d in pairs] == [
+        ("a.png", "a.png"),
+        ("b.png", "b.jpg"),
+    ]
+
+
+def test_missing_reference_in_folder_names_the_image(folders, tmp_path):
+    references, _ = folders
+    orphan = tmp_path / "c.png"
+    orphan.touch()
+    with pytest.raises(inputs.InputError, match="No reference for .*c.png"):
+        inputs.match_pairs(references, [str(orphan)])
