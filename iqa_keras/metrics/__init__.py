@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable
 
 from iqa_keras.metrics.color import COLORS
+from iqa_keras.metrics.deep_features import deep_feature_metric
 from iqa_keras.metrics.errors import lmse, max_difference, nae, structural_content
 from iqa_keras.metrics.losses import MSSSIMLoss, SSIMLoss
 from iqa_keras.metrics.pixel import mae, mse, psnr
@@ -43,6 +44,7 @@ __all__ = [
     "nae",
     "max_difference",
     "structural_content",
+    "deep_feature_metric",
     "SSIMLoss",
     "MSSSIMLoss",
 ]
