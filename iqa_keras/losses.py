@@ -18,9 +18,9 @@ The per-sample errors are Keras's own, re-exported here: `MeanAbsoluteError` and
 shape `(N,)` or `(N, 1)`, any float dtype (mixed precision included: everything is
 computed in float32). The batch losses work for any batch size of at least 2, including
 a last partial batch and a batch dimension unknown until run time (`None`, as in a
-compiled `model.fit` step). A batch known to hold one sample raises `ValueError`; a
-batch that turns out to hold one sample at run time has no correlation and no pair, and
-gives the value each class documents (finite, zero gradient). A batch loss depends on
+compiled `model.fit` step). A batch of one sample (such as `model.evaluate` on whole
+images of different sizes, one per batch) has no correlation and no pair: it gives the
+value each class documents (finite, zero gradient), so it neither fails nor teaches. A batch loss depends on
 all the samples at once, so `sample_weight` is refused with a `ValueError`. Under
 `tf.distribute`, each replica computes the loss over its own part of the batch.
 
@@ -63,7 +63,6 @@ __all__ = [
     "MeanSquaredError",
 ]
 
-MIN_BATCH_SIZE = 2
 
 
 class _BatchLoss(keras.losses.Loss):
@@ -88,12 +87,6 @@ class _BatchLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         y_true, y_pred = _one_score_per_sample(y_true, y_pred, "float32", self.name)
-        batch_size = y_pred.shape[0]
-        if batch_size is not None and batch_size < MIN_BATCH_SIZE:
-            raise ValueError(
-                f"{self.name} compares the samples of a batch, so it needs at least "
-                f"{MIN_BATCH_SIZE} of them. Received: a batch of {batch_size}"
-            )
         # One value for the whole batch, shaped (1,) so that Keras's reduction divides
         # it by the number of replicas under tf.distribute, as for its own losses.
         return ops.reshape(self.batch_loss(y_true, y_pred), (1,))

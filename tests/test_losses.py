@@ -257,9 +257,12 @@ def test_half_precision_predictions_give_a_float32_loss(loss):
 
 
 @pytest.mark.parametrize("loss", BATCH_LOSSES, ids=lambda loss: loss.name)
-def test_a_batch_of_one_sample_raises(loss):
-    with pytest.raises(ValueError, match="at least 2.*Received: a batch of 1"):
-        loss([[3.0]], [[1.0]])
+def test_a_batch_of_one_sample_gives_a_finite_value_and_no_gradient(loss):
+    y_pred = tf.Variable([[1.0]])
+    with tf.GradientTape() as tape:
+        value = loss([[3.0]], y_pred)
+    assert np.isfinite(float(value))
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(value, y_pred)))) == 0.0
 
 
 def test_bad_shapes_raise():

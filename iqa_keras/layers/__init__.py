@@ -1,0 +1,14 @@
+"""Keras layers of the learned IQA models: attention, difference fusion, residual blocks.
+
+Example:
+>>> import numpy as np
+>>> from iqa_keras.layers import AttentionBlock, DifferenceFusion, ResidualBlock, ResizeLike
+>>> tuple(ResidualBlock()(np.zeros((1, 8, 8, 4))).shape)
+(1, 8, 8, 4)
+"""
+
+from iqa_keras.layers.attention import AttentionBlock
+from iqa_keras.layers.fusion import DifferenceFusion, ResizeLike
+from iqa_keras.layers.residual import ResidualBlock
+
+__all__ = ["AttentionBlock", "DifferenceFusion", "ResidualBlock", "ResizeLike"]
