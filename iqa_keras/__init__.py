@@ -14,13 +14,14 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "evaluation", "io", "losses", "metrics", "models", "scoring")
-__all__ = ["__version__", "score", *_SUBMODULES]
+_SUBMODULES = ("data", "evaluation", "io", "losses", "metrics", "models", "scoring", "tiling")
+_FUNCTIONS = {"score": "scoring", "load": "loading"}
+__all__ = ["__version__", *_FUNCTIONS, *_SUBMODULES]
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f"iqa_keras.{name}")
-    if name == "score":
-        return importlib.import_module("iqa_keras.scoring").score
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(f"iqa_keras.{_FUNCTIONS[name]}"), name)
     raise AttributeError(f"module 'iqa_keras' has no attribute {name!r}")

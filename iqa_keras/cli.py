@@ -25,6 +25,7 @@ EXIT_OK, EXIT_FAILED_INPUT, EXIT_USAGE = 0, 1, 2
 
 _SCORE_EXAMPLES = """examples:
   iqa-keras score --metric ssim --reference iqa_keras/examples/reference.png iqa_keras/examples/distorted_jpeg.png
+  iqa-keras score --model my_model.keras --reference ref.png dist.png
   iqa-keras score --metric psnr --reference refs/ dists/ --format csv     (pairs matched by file name)
   iqa-keras score --metric ms_ssim --reference ref.png "dists/*.jpg" --format json
 """
@@ -89,13 +90,16 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("distorted", nargs="+", metavar="DISTORTED", help="images to score")
     score.add_argument(
-        "--reference", "-r", required=True, metavar="REF",
-        help="the reference image, or a folder of references matched to DISTORTED by file name",
+        "--reference", "-r", metavar="REF",
+        help="the reference image, or a folder of references matched to DISTORTED by file name "
+        "(needed by classic metrics and full-reference models)",
     )
-    score.add_argument(
-        "--metric", "-m", default="ssim", metavar="NAME",
+    measure = score.add_mutually_exclusive_group()
+    measure.add_argument(
+        "--metric", "-m", metavar="NAME",
         help="classic metric (see 'iqa-keras metrics'); default: ssim",
     )
+    measure.add_argument("--model", metavar="PATH", help="a learned model: a .keras file or a bundled name")
     score.add_argument("--color", choices=("rgb", "y", "gray"), help="colour handling; default: the metric's own")
     _add_format(score)
     score.add_argument("--no-progress", action="store_true", help="never show a progress bar")
@@ -151,27 +155,40 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_score(arguments) -> int:
-    from iqa_keras import inputs, metrics, scoring
+    from iqa_keras import inputs, scoring
 
-    if arguments.metric not in {info.name for info in metrics.available()}:
-        names = ", ".join(info.name for info in metrics.available())
-        print(f"iqa-keras score: error: unknown metric {arguments.metric!r}; choose from: {names}", file=sys.stderr)
+    if arguments.metric is None and arguments.model is None:
+        arguments.metric = "ssim"
+    try:
+        function, needs_reference, name = scoring.measure(arguments.metric, arguments.model, arguments.color)
+    except FileNotFoundError as error:
+        print(f"iqa-keras score: error: {error}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
+    except ValueError as error:  # an unknown metric name
+        print(f"iqa-keras score: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if needs_reference and arguments.reference is None:
+        print(f"iqa-keras score: error: {name} is full-reference: give --reference", file=sys.stderr)
         return EXIT_USAGE
     try:
-        pairs = inputs.match_pairs(arguments.reference, inputs.expand_images(arguments.distorted))
+        distorted = inputs.expand_images(arguments.distorted)
+        if arguments.reference is None:
+            pairs = [(None, path) for path in distorted]
+        else:
+            pairs = inputs.match_pairs(arguments.reference, distorted)
     except inputs.InputError as error:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
     results = []
     failed = False
-    for result in _progress(scoring.score_pairs(pairs, arguments.metric, arguments.color), len(pairs), arguments):
+    for result in _progress(scoring.score_files(pairs, function, name), len(pairs), arguments):
         if result.error is not None:
             failed = True
             print(f"iqa-keras score: error: {result.error}", file=sys.stderr)
         else:
             results.append(result)
     rows = [
-        {"distorted": r.distorted, "reference": r.reference, "score": r.score, "metric": r.metric}
+        {"distorted": r.distorted, "reference": r.reference, "score": r.score, "metric": r.measure}
         for r in results
     ]
     _write(rows, arguments.format, columns=("distorted", "reference", "metric", "score"))

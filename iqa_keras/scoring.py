@@ -1,5 +1,9 @@
 """Scoring images: one pair, or many files, with the same code the command line uses.
 
+A measure is either a classic metric (`iqa_keras.metrics`, full-reference) or a learned
+model (a `.keras` file, a bundled name, or a model object; full- or no-reference),
+scored whole or in tiles by `iqa_keras.tiling.Scorer`.
+
 Example:
 >>> import iqa_keras
 >>> from iqa_keras.scoring import EXAMPLE_IMAGES
@@ -13,19 +17,22 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 from iqa_keras import io, metrics
 
-__all__ = ["EXAMPLE_IMAGES", "PairScore", "score", "score_pairs"]
+__all__ = ["EXAMPLE_IMAGES", "PairScore", "measure", "score", "score_files"]
 
 _EXAMPLES = os.path.join(os.path.dirname(__file__), "examples")
 EXAMPLE_IMAGES = {
     name: os.path.join(_EXAMPLES, f"{name}.png")
     for name in ("reference", "distorted_jpeg", "distorted_blur")
 }
+
+# measure(distorted, reference) -> score, on HxWx3 float32 arrays with values 0-255.
+Measure = Callable[[np.ndarray, "np.ndarray | None"], float]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,61 +41,92 @@ class PairScore:
 
     distorted: str
     reference: str | None
-    metric: str
+    measure: str
     score: float | None = None
     error: str | None = None
 
 
-def score(
-    distorted,
-    reference=None,
-    metric: str = "ssim",
-    data_range: float = 255.0,
-    color: str | None = None,
-) -> float:
-    """Scores a distorted image against its reference with a classic metric.
+def measure(metric: str | None = None, model=None, color: str | None = None, tile_size: int = 1024):
+    """Makes the scoring function for a classic metric or a learned model.
+
+    Returns `(function, needs_reference, name)`: `function(distorted, reference)` takes
+    HxWx3 float32 arrays with values 0-255 and returns a float.
+
+    Example:
+    >>> function, needs_reference, name = measure(metric="mse")
+    >>> image = np.zeros((16, 16, 3), np.float32)
+    >>> function(image + 2.0, image), needs_reference, name
+    (4.0, True, 'mse')
+    """
+    if (metric is None) == (model is None):
+        raise ValueError(f"Pass exactly one of `metric` and `model`. Received: metric={metric!r}, model={model!r}")
+    if metric is not None:
+        info = metrics.get(metric)
+        options = {} if color is None else {"color": color}
+
+        def classic(distorted, reference):
+            if reference is None:
+                raise ValueError(f"Metric {metric!r} is full-reference: it needs a reference image.")
+            return float(info.function(reference, distorted, data_range=255.0, **options))
+
+        return classic, True, info.name
+    from iqa_keras.loading import load
+    from iqa_keras.tiling import Scorer
+
+    name = os.fspath(model) if isinstance(model, (str, os.PathLike)) else getattr(model, "name", "model")
+    scorer = Scorer(load(model) if isinstance(model, (str, os.PathLike)) else model, tile_size=tile_size)
+    return (lambda distorted, reference: scorer(distorted, reference).score), scorer.full_reference, name
+
+
+def score(distorted, reference=None, metric: str | None = None, model=None, color: str | None = None) -> float:
+    """Scores one image with a classic metric (default SSIM) or a learned model.
 
     Args:
-        distorted: an image file or an HxWxC array with values in `[0, data_range]`.
-        reference: the pristine image, a file or an array of the same size.
+        distorted: an image file or an HxWx3 array with values 0-255.
+        reference: its pristine reference (file or array of the same size), for
+            full-reference measures.
         metric: a name from `iqa_keras.metrics.available()`.
-        data_range: the value range of array inputs (files are read as 0-255).
-        color: colour handling (`"rgb"`, `"y"`, `"gray"`); the metric's default if None.
+        model: a learned model: a `.keras` path, a bundled name or a model object.
+        color: colour handling of a classic metric (`"rgb"`, `"y"`, `"gray"`).
     """
-    if reference is None:
-        raise ValueError(
-            f"Metric {metric!r} is full-reference: pass `reference`. Received: reference=None"
-        )
-    info = metrics.get(metric)
-    reference_image = _as_image(reference)
+    if metric is None and model is None:
+        metric = "ssim"
+    function, needs_reference, _ = measure(metric, model, color)
     distorted_image = _as_image(distorted)
-    io.check_same_size(reference_image, distorted_image, _name(reference), _name(distorted))
-    options = {} if color is None else {"color": color}
-    return float(info.function(reference_image, distorted_image, data_range=data_range, **options))
+    reference_image = None
+    if reference is not None:
+        reference_image = _as_image(reference)
+        io.check_same_size(reference_image, distorted_image, _name(reference), _name(distorted))
+    elif needs_reference:
+        raise ValueError("This measure is full-reference: pass `reference`. Received: reference=None")
+    return function(distorted_image, reference_image)
 
 
-def score_pairs(
-    pairs: Iterable[tuple[str, str]], metric: str = "ssim", color: str | None = None
-) -> Iterator[PairScore]:
-    """Scores (reference, distorted) files one by one; a failing pair yields its error.
+def score_files(pairs: Iterable[tuple[str | None, str]], function: Measure, name: str) -> Iterator[PairScore]:
+    """Scores (reference or None, distorted) files one by one; a failing pair yields its error.
 
     A bad file never stops the others: its `PairScore` carries `error` (naming the file)
     and no score, so a caller can report it and still keep every other result.
     """
-    metrics.get(metric)  # unknown names fail before any file is read
     for reference, distorted in pairs:
         try:
-            value = score(distorted, reference=reference, metric=metric, color=color)
-        except (io.ImageReadError, ValueError) as error:
-            yield PairScore(distorted, reference, metric, error=str(error))
+            distorted_image = io.read_image(distorted)
+            reference_image = None
+            if reference is not None:
+                reference_image = io.read_image(reference)
+                io.check_same_size(reference_image, distorted_image, reference, distorted)
+            value = function(distorted_image, reference_image)
+        except ValueError as error:  # ImageReadError, sizes, images too small for a window
+            message = str(error) if distorted in str(error) else f"{distorted}: {error}"
+            yield PairScore(distorted, reference, name, error=message)
         else:
-            yield PairScore(distorted, reference, metric, score=value)
+            yield PairScore(distorted, reference, name, score=value)
 
 
 def _as_image(image) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return io.read_image(image)
-    return np.asarray(image)
+    return np.asarray(image, np.float32)
 
 
 def _name(image) -> str:

@@ -136,3 +136,23 @@ def test_generate_bad_arguments(tmp_path):
     shutil.copy(REFERENCE, tmp_path / "p" / "a.png")
     code, _, err = run("generate", "--pristine", str(tmp_path / "p"), "--out", str(tmp_path / "o"), "--levels", "9")
     assert code == 2 and "level=9" in err
+
+
+def test_score_with_a_learned_model_file(tmp_path):
+    import keras
+
+    import iqa_keras
+    from iqa_keras.models import SiameseDifferenceIQA
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path / "tiny.keras"
+    SiameseDifferenceIQA(fusion_filters=8, num_residual_blocks=0).save(path)
+    code, out, err = run("score", "--model", str(path), "--reference", REFERENCE, JPEG, "-f", "json")
+    assert code == 0, err
+    [row] = json.loads(out)
+    assert row["metric"] == str(path)
+    assert row["score"] == pytest.approx(iqa_keras.score(JPEG, reference=REFERENCE, model=str(path)), abs=1e-5)
+    code, _, err = run("score", "--model", str(path), JPEG)
+    assert code == 2 and "full-reference" in err
+    code, _, err = run("score", "--model", str(tmp_path / "nothere.keras"), "-r", REFERENCE, JPEG)
+    assert code == 1 and "nothere.keras" in err

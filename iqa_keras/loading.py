@@ -1,0 +1,50 @@
+"""Loading learned models: a `.keras` file, or a model bundled with the toolkit by name.
+
+Bundled models live in the repository's `saved_models/` folder as `<name>.keras`, each
+with a model card `<name>.md` beside it.
+
+Example:
+>>> import os, tempfile
+>>> from iqa_keras.models import SiameseDifferenceIQA
+>>> path = os.path.join(tempfile.mkdtemp(), "tiny.keras")
+>>> SiameseDifferenceIQA(fusion_filters=8, num_residual_blocks=0).save(path)
+>>> type(load(path)).__name__
+'SiameseDifferenceIQA'
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["BUNDLED_MODELS_DIR", "bundled_models", "load"]
+
+BUNDLED_MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
+
+
+def bundled_models() -> list[str]:
+    """The names of the models in `saved_models/`, sorted."""
+    if not os.path.isdir(BUNDLED_MODELS_DIR):
+        return []
+    return sorted(name[: -len(".keras")] for name in os.listdir(BUNDLED_MODELS_DIR) if name.endswith(".keras"))
+
+
+def load(name_or_path: str | os.PathLike):
+    """Loads a learned model from a `.keras` file, or a bundled model by its name.
+
+    Raises:
+        FileNotFoundError: neither a file nor a bundled name; the message lists the
+            bundled names.
+    """
+    import keras
+
+    import iqa_keras.models  # noqa: F401  (registers the toolkit's classes for loading)
+
+    path = os.fspath(name_or_path)
+    if not os.path.isfile(path) and path in bundled_models():
+        path = os.path.join(BUNDLED_MODELS_DIR, f"{path}.keras")
+    if not os.path.isfile(path):
+        names = ", ".join(bundled_models()) or "none yet"
+        raise FileNotFoundError(
+            f"No model file {path!r}, and no bundled model of that name (bundled: {names})."
+        )
+    return keras.saving.load_model(path)

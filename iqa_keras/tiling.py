@@ -1,0 +1,171 @@
+"""Scoring images of any size with a learned model, whole or tile by tile.
+
+The learned models pool a per-position quality map `q` with positive attention weights
+`w` into `score = sum(q * w) / sum(w)`. A `Scorer` asks the model for both maps at
+feature resolution (`model.with_outputs(..., map_resolution="feature")`), so:
+
+- an image up to `tile_size` x `tile_size` pixels is scored in one call, exactly as the
+  model scores it;
+- a larger image is cut into tiles of `tile_size` pixels, each run with `overlap` pixels
+  of context on every side (cropped off again), and the tiles' `sum(q * w)` and
+  `sum(w)` are added up: memory stays bounded by the tile, whatever the image size.
+  Each tile's channel attention sees only its own window, so a tiled score is close to,
+  not identical with, the whole-image score.
+
+The quality map (where the image is degraded and how much; the model's score scale) is
+assembled from the tiles at feature resolution and resized to the image's size.
+
+Example:
+>>> import numpy as np
+>>> from iqa_keras.models import SiameseDifferenceIQA
+>>> scorer = Scorer(SiameseDifferenceIQA(fusion_filters=8, num_residual_blocks=0), tile_size=64)
+>>> reference = np.random.default_rng(0).uniform(0, 255, (100, 150, 3)).astype("float32")
+>>> prediction = scorer(reference + 10.0, reference=reference, maps=True)
+>>> prediction.quality_map.shape, bool(np.isfinite(prediction.score))
+((100, 150), True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+__all__ = ["Prediction", "Scorer"]
+
+# Tile corners and margins are multiples of this, so that tiles map to whole feature cells
+# for every encoder (the coarsest stride of the keras.applications backbones is 32).
+_ALIGNMENT = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """A model's score for one image, with its maps (HxW float32) when asked for."""
+
+    score: float
+    quality_map: np.ndarray | None = None
+    attention_map: np.ndarray | None = None
+
+
+class Scorer:
+    """Scores images with a full- or no-reference model, tiling large ones.
+
+    Args:
+        model: a learned model of this toolkit (it has `with_outputs`); its inputs
+            `reference` and `distorted` make it full-reference, `distorted` alone
+            no-reference.
+        tile_size: images with more than `tile_size**2` pixels are scored in tiles of
+            this side (rounded up to a multiple of 32).
+        overlap: context, in pixels, added around each tile (rounded up to a multiple
+            of 32) and cropped off its maps.
+    """
+
+    def __init__(self, model, tile_size: int = 1024, overlap: int = 64):
+        for name, value, minimum in (("tile_size", tile_size, _ALIGNMENT), ("overlap", overlap, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}")
+        if not hasattr(model, "with_outputs"):
+            raise TypeError(
+                "`model` must be a learned model of iqa_keras (with a `with_outputs` method). "
+                f"Received: {type(model).__name__}"
+            )
+        self.tile_size = _aligned(tile_size)
+        self.overlap = _aligned(overlap)
+        self.full_reference = "reference" in _input_names(model)
+        keys = ("score", "quality_map", "attention_map")
+        if getattr(model, "num_distortion_types", 0):
+            keys += ("distortion_type",)
+        self._maps_model = model.with_outputs(keys, map_resolution="feature")
+
+    def __call__(self, distorted: np.ndarray, reference: np.ndarray | None = None, maps: bool = False):
+        """Scores one HxWx3 image (values 0-255) against its reference, if the model needs one."""
+        distorted = _checked_image(distorted, "distorted")
+        if self.full_reference:
+            if reference is None:
+                raise ValueError("This model is full-reference: pass `reference`. Received: reference=None")
+            reference = _checked_image(reference, "reference")
+            if reference.shape != distorted.shape:
+                raise ValueError(
+                    "`reference` and `distorted` must have the same shape. Received: "
+                    f"reference.shape={reference.shape}, distorted.shape={distorted.shape}"
+                )
+        height, width = distorted.shape[:2]
+        if height * width <= self.tile_size**2:
+            weighted, weights, quality, attention = self._run(distorted, reference)
+        else:
+            weighted, weights, quality, attention = self._run_tiles(distorted, reference)
+        score = weighted / weights
+        if not maps:
+            return Prediction(score)
+        return Prediction(score, _resized(quality, height, width), _resized(attention, height, width))
+
+    def _run(self, distorted, reference):
+        outputs = self._maps_model(self._inputs(distorted[None], None if reference is None else reference[None]))
+        quality = np.asarray(outputs["quality_map"], np.float64)[0, ..., 0]
+        attention = np.asarray(outputs["attention_map"], np.float64)[0, ..., 0]
+        return float(np.sum(quality * attention)), float(np.sum(attention)), quality, attention
+
+    def _run_tiles(self, distorted, reference):
+        height, width = distorted.shape[:2]
+        quality = attention = None
+        weighted = weights = 0.0
+        for top in range(0, height, self.tile_size):
+            for left in range(0, width, self.tile_size):
+                bottom, right = min(top + self.tile_size, height), min(left + self.tile_size, width)
+                window = (
+                    max(top - self.overlap, 0),
+                    max(left - self.overlap, 0),
+                    min(bottom + self.overlap, height),
+                    min(right + self.overlap, width),
+                )
+                crop = (slice(window[0], window[2]), slice(window[1], window[3]))
+                _, _, tile_quality, tile_attention = self._run(
+                    distorted[crop], None if reference is None else reference[crop]
+                )
+                stride = round((window[2] - window[0]) / tile_quality.shape[0])
+                if quality is None:
+                    quality = np.zeros((math.ceil(height / stride), math.ceil(width / stride)))
+                    attention = np.zeros_like(quality)
+                # Rows and columns of this tile's own pixels (context cropped off), in the
+                # tile's maps and in the whole image's maps.
+                core = (
+                    slice((top - window[0]) // stride, math.ceil((bottom - window[0]) / stride)),
+                    slice((left - window[1]) // stride, math.ceil((right - window[1]) / stride)),
+                )
+                target = (
+                    slice(top // stride, top // stride + core[0].stop - core[0].start),
+                    slice(left // stride, left // stride + core[1].stop - core[1].start),
+                )
+                quality[target], attention[target] = tile_quality[core], tile_attention[core]
+                weighted += float(np.sum(tile_quality[core] * tile_attention[core]))
+                weights += float(np.sum(tile_attention[core]))
+        return weighted, weights, quality, attention
+
+    def _inputs(self, distorted, reference):
+        if self.full_reference:
+            return {"reference": reference, "distorted": distorted}
+        return {"distorted": distorted}
+
+
+def _input_names(model) -> set[str]:
+    inputs = model.input if isinstance(model.input, dict) else {}
+    return set(inputs) or {tensor.name for tensor in model.inputs}
+
+
+def _checked_image(image, name: str) -> np.ndarray:
+    image = np.asarray(image, np.float32)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"`{name}` must be one HxWx3 image. Received: {name}.shape={image.shape}")
+    return image
+
+
+def _aligned(value: int) -> int:
+    return math.ceil(value / _ALIGNMENT) * _ALIGNMENT
+
+
+def _resized(feature_map: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of a feature-resolution map to the image's size (Pillow, float32)."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(feature_map.astype(np.float32)).resize((width, height), Image.BILINEAR))

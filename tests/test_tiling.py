@@ -1,0 +1,77 @@
+"""Scoring with learned models: whole images equal the model, tiles cover the image."""
+
+import numpy as np
+import pytest
+
+import iqa_keras
+from iqa_keras.models import SiameseDifferenceIQA
+from iqa_keras.tiling import Scorer
+
+
+@pytest.fixture(scope="module")
+def model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return SiameseDifferenceIQA(fusion_filters=8, num_residual_blocks=1)
+
+
+@pytest.fixture(scope="module")
+def pair(photo):
+    reference = photo[:200, :260]
+    noise = np.random.default_rng(0).normal(0, 20, reference.shape)
+    return reference, np.clip(reference + noise, 0, 255).astype(np.float32)
+
+
+def test_whole_image_score_equals_the_model(model, pair):
+    reference, distorted = pair
+    expected = float(model({"reference": reference[None], "distorted": distorted[None]})[0, 0])
+    assert Scorer(model, tile_size=512)(distorted, reference).score == pytest.approx(expected, abs=1e-5)
+
+
+def test_whole_image_maps_have_the_image_size_and_pool_to_the_score(model, pair):
+    reference, distorted = pair
+    prediction = Scorer(model, tile_size=512)(distorted, reference, maps=True)
+    assert prediction.quality_map.shape == prediction.attention_map.shape == (200, 260)
+    pooled = np.sum(prediction.quality_map * prediction.attention_map) / np.sum(prediction.attention_map)
+    assert pooled == pytest.approx(prediction.score, abs=0.02)  # resizing moves it slightly
+
+
+def test_tiles_cover_every_position_and_stay_near_the_whole_image_score(model, pair):
+    reference, distorted = pair
+    whole = Scorer(model, tile_size=512)(distorted, reference).score
+    tiled = Scorer(model, tile_size=64, overlap=32)(distorted, reference, maps=True)
+    assert tiled.quality_map.shape == (200, 260)
+    assert tiled.attention_map.min() > 0  # no tile left a hole in the assembled maps
+    # only the channel gate differs (each tile averages its own window): measured 0.2%
+    assert tiled.score == pytest.approx(whole, rel=0.02)
+
+
+def test_tile_and_overlap_are_aligned_to_32(model):
+    scorer = Scorer(model, tile_size=100, overlap=10)
+    assert (scorer.tile_size, scorer.overlap) == (128, 32)
+
+
+def test_errors_name_the_argument(model, pair):
+    reference, distorted = pair
+    with pytest.raises(ValueError, match="full-reference: pass `reference`"):
+        Scorer(model)(distorted)
+    with pytest.raises(ValueError, match=r"reference.shape=\(200, 259, 3\)"):
+        Scorer(model)(distorted, reference[:, :259])
+    with pytest.raises(ValueError, match=r"distorted.shape=\(200, 260\)"):
+        Scorer(model)(distorted[..., 0], reference)
+    with pytest.raises(ValueError, match="tile_size=8"):
+        Scorer(model, tile_size=8)
+    with pytest.raises(TypeError, match="with_outputs"):
+        Scorer(object())
+
+
+def test_score_and_load_take_a_saved_model(model, pair, tmp_path):
+    reference, distorted = pair
+    path = tmp_path / "fr.keras"
+    model.save(path)
+    expected = float(model({"reference": reference[None], "distorted": distorted[None]})[0, 0])
+    assert iqa_keras.score(distorted, reference=reference, model=str(path)) == pytest.approx(expected, abs=1e-5)
+    assert type(iqa_keras.load(path)).__name__ == "SiameseDifferenceIQA"
+    with pytest.raises(FileNotFoundError, match="no bundled model of that name"):
+        iqa_keras.load(tmp_path / "missing.keras")
