@@ -409,10 +409,14 @@ class PLCC(keras.metrics.Metric):
         self.products = self._scalar("products")
 
     def _scalar(self, name):
-        return self.add_variable(shape=(), initializer="zeros", dtype=self.dtype, name=name)
+        return self.add_variable(
+            shape=(), initializer="zeros", dtype=self.dtype, aggregation="only_first_replica", name=name
+        )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = _one_score_per_sample(y_true, y_pred, self.dtype, self.name)
+        y_true, y_pred = _gathered_from_all_replicas(
+            *_one_score_per_sample(y_true, y_pred, self.dtype, self.name)
+        )
         batch_count = ops.cast(ops.shape(y_true)[0], self.dtype)
         batch_mean_true = ops.divide_no_nan(ops.sum(y_true), batch_count)
         batch_mean_pred = ops.divide_no_nan(ops.sum(y_pred), batch_count)
@@ -476,15 +480,23 @@ class SRCC(keras.metrics.Metric):
         self.capacity = int(capacity)
         self.true_scores = self._buffer("true_scores")
         self.pred_scores = self._buffer("pred_scores")
-        self.count = self.add_variable(shape=(), initializer="zeros", dtype="int32", name="count")
+        self.count = self.add_variable(
+            shape=(), initializer="zeros", dtype="int32", aggregation="only_first_replica", name="count"
+        )
 
     def _buffer(self, name):
         return self.add_variable(
-            shape=(self.capacity,), initializer="zeros", dtype=self.dtype, name=name
+            shape=(self.capacity,),
+            initializer="zeros",
+            dtype=self.dtype,
+            aggregation="only_first_replica",
+            name=name,
         )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = _one_score_per_sample(y_true, y_pred, self.dtype, self.name)
+        y_true, y_pred = _gathered_from_all_replicas(
+            *_one_score_per_sample(y_true, y_pred, self.dtype, self.name)
+        )
         if y_true.shape[0] is not None and y_true.shape[0] > self.capacity:
             raise ValueError(
                 f"A batch of {y_true.shape[0]} samples does not fit in {self.name}'s "
@@ -514,6 +526,25 @@ class SRCC(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "capacity": self.capacity}
+
+
+def _gathered_from_all_replicas(*tensors):
+    """Every replica's part of the batch, concatenated, under a `tf.distribute` strategy.
+
+    A correlation over an epoch needs all its samples in one place, and `tf.distribute`
+    splits each batch over the replicas: so each replica gathers the whole batch and
+    keeps the whole epoch, and reading the metric takes the first replica's copy
+    (`aggregation="only_first_replica"`). With one replica, or another backend, the
+    tensors are returned as they are. This is the one TensorFlow call of the metrics.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return tensors
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tensors
+    return tuple(context.all_gather(tensor, axis=0) for tensor in tensors)
 
 
 def _one_score_per_sample(y_true, y_pred, dtype, metric_name):

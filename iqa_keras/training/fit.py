@@ -1,0 +1,413 @@
+"""Training from a config, and fine-tuning a saved model on the user's own images.
+
+`train(config)`: records -> split by content (or the official split) -> tf.data
+pipelines -> model, built under the distribution strategy and precision policy ->
+AdamW with warm-up and cosine decay, the config's weighted losses, SRCC and PLCC
+metrics -> `model.fit` with the callbacks of `iqa_keras.training.callbacks` -> the
+best checkpoint evaluated on the test part. The output folder then holds:
+
+    config.yaml     the resolved config (written first; a resumed run must match it)
+    best.keras      the best model by validation SRCC
+    log.csv, tensorboard/
+    metrics.json    the test part's SRCC, KRCC, PLCC, RMSE and the best epoch
+
+`finetune(...)`: a saved model, a CSV of the user's rated images -> held-out part by
+content -> its SRCC/PLCC before -> `model.fit` on the rest (encoder frozen if asked)
+-> its SRCC/PLCC after -> the fine-tuned model saved.
+
+Example:
+>>> TrainResult.__dataclass_fields__.keys() >= {"output_dir", "best_model_path", "metrics"}
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from iqa_keras.data import (
+    PipelineConfig,
+    Record,
+    evaluation_dataset,
+    official_split,
+    read_dataset,
+    split_by_content,
+    training_dataset,
+)
+from iqa_keras.data.generate import _write_atomic
+from iqa_keras.evaluation import PLCC, SRCC, Evaluation, evaluate
+from iqa_keras.losses import CombinedLoss
+from iqa_keras.training import callbacks as run_files
+from iqa_keras.training.config import (
+    ConfigError,
+    LossTerm,
+    OptimizerConfig,
+    TrainingConfig,
+    config_to_dict,
+    load_config,
+    save_config,
+)
+from iqa_keras.training.precision import precision_policy
+from iqa_keras.training.strategy import is_chief, make_strategy
+
+__all__ = [
+    "TrainResult",
+    "FinetuneResult",
+    "train",
+    "train_from_file",
+    "finetune",
+    "compile_model",
+    "predict_scores",
+]
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.json"
+FINETUNED_MODEL = "finetuned.keras"
+FINETUNE_REPORT = "finetune.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """What `train` did.
+
+    Attributes:
+        output_dir: the run's folder.
+        best_model_path: the best checkpoint (by validation SRCC).
+        metrics: what `metrics.json` holds (test numbers, best epoch, ...); empty on
+            the non-chief workers of a cluster, which write no files.
+        history: `model.fit`'s history of this call (a resumed run: the epochs since).
+        model: the model as `model.fit` left it (the last epoch's, not the best).
+    """
+
+    output_dir: str
+    best_model_path: str
+    metrics: dict
+    history: dict
+    model: keras.Model
+
+    def summary(self) -> str:
+        """Two lines for a terminal: where the best model is, and how it scores."""
+        test = self.metrics.get("test")
+        if not test:
+            return f"best model: {self.best_model_path}"
+        return (
+            f"best model: {self.best_model_path} (epoch {self.metrics['best_epoch']}, "
+            f"val_srcc {self.metrics['best_val_srcc']:.4f})\n"
+            f"{self.metrics['evaluated_on']} part, {test['n']} images: SRCC {test['srcc']:.4f}  "
+            f"KRCC {test['krcc']:.4f}  PLCC {test['plcc']:.4f}  RMSE {test['rmse']:.4f}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneResult:
+    """What `finetune` did: the held-out part's numbers before and after.
+
+    Example:
+    >>> before = Evaluation(0.5, 0.4, 0.55, 0.5, 0.2, 6)
+    >>> after = Evaluation(0.75, 0.6, 0.8, 0.7, 0.1, 6)
+    >>> print(FinetuneResult("out/finetuned.keras", before, after, ["encoder_small"]).table())
+    held-out images: 6
+            before   after
+    SRCC    0.5000  0.7500
+    PLCC    0.5500  0.8000
+    """
+
+    model_path: str
+    before: Evaluation
+    after: Evaluation
+    frozen: list[str]
+
+    def as_dict(self) -> dict:
+        """The report as plain values: `{"model_path", "frozen", "before", "after"}`."""
+        return {
+            "model_path": self.model_path,
+            "frozen": list(self.frozen),
+            "before": self.before.as_dict(),
+            "after": self.after.as_dict(),
+        }
+
+    def table(self) -> str:
+        """SRCC and PLCC before and after, as a small text table."""
+        lines = [f"held-out images: {self.after.n}", f"{'':6}  {'before':>6}  {'after':>6}"]
+        for name in ("srcc", "plcc"):
+            lines.append(
+                f"{name.upper():6}  {getattr(self.before, name):6.4f}  {getattr(self.after, name):6.4f}"
+            )
+        return "\n".join(lines)
+
+
+def train_from_file(path: str | os.PathLike, overrides=None, callbacks=None) -> TrainResult:
+    """`train(load_config(path, overrides))`: what `iqa-keras train CONFIG` runs."""
+    return train(load_config(path, overrides), callbacks=callbacks)
+
+
+def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] | None = None) -> TrainResult:
+    """Trains a model as `config` says; an interrupted run in `output_dir` resumes.
+
+    Args:
+        config: a `TrainingConfig` (see `iqa_keras.training.config`).
+        callbacks: more callbacks for `model.fit`, run after the run's own.
+
+    Returns:
+        A `TrainResult`; the files are those of the module docstring.
+    """
+    for name, value in (("output_dir", config.output_dir), ("data.root", config.data.root)):
+        if not value:
+            raise ConfigError(name, "is required: set it in the config or as an override")
+    strategy = make_strategy(config.trainer.strategy)
+    chief = is_chief(strategy)
+    output_dir = config.output_dir
+    os.makedirs(output_dir, exist_ok=True)
+    backup_dir = os.path.join(output_dir, run_files.BACKUP)
+    if not chief:
+        resolver = strategy.cluster_resolver
+        backup_dir += f"_{resolver.task_type}_{resolver.task_id}"
+    if chief:
+        _write_resolved_config(config, output_dir, run_files.is_resuming(output_dir, backup_dir))
+
+    parts = _split(read_dataset(config.data.dataset, config.data.root), config)
+    with precision_policy(config.trainer.precision):
+        keras.utils.set_random_seed(config.trainer.seed)
+        train_data = training_dataset(parts["train"], config.data.train)
+        validation_data = evaluation_dataset(parts["validation"], config.data.evaluation)
+        steps_per_epoch = int(train_data.cardinality())
+        capacity = config.trainer.srcc_capacity or max(
+            len(parts["train"]) * config.data.train.patches_per_image, len(parts["validation"])
+        )
+        with strategy.scope():
+            try:
+                model = config.model.build()
+            except ConfigError as error:
+                raise error.within("model") from None
+            compile_model(
+                model, config.losses, config.optimizer, steps_per_epoch, config.trainer.epochs, capacity
+            )
+        run_callbacks = run_files.training_callbacks(
+            output_dir, config.trainer.early_stopping_patience, backup_dir, writes_files=chief
+        )
+        history = model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=config.trainer.epochs,
+            callbacks=run_callbacks + list(callbacks or []),
+            shuffle=False,  # the pipeline shuffles
+        )
+    best_model_path = os.path.join(output_dir, run_files.BEST_MODEL)
+    metrics = _final_metrics(config, parts, best_model_path) if chief else {}
+    if chief:
+        _write_json(os.path.join(output_dir, METRICS_FILE), metrics)
+    return TrainResult(output_dir, best_model_path, metrics, dict(history.history), model)
+
+
+def compile_model(
+    model: keras.Model,
+    losses: Sequence[LossTerm],
+    optimizer: OptimizerConfig,
+    steps_per_epoch: int,
+    epochs: int,
+    srcc_capacity: int,
+) -> None:
+    """Compiles with AdamW on the warm-up + cosine schedule, the weighted sum of `losses`,
+    and the SRCC and PLCC metrics (logged as `srcc`, `plcc`, `val_srcc`, `val_plcc`).
+
+    Example:
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> compile_model(model, [LossTerm("mae")], OptimizerConfig(), 10, 2, srcc_capacity=64)
+    >>> logs = model.evaluate(np.eye(4, 3), np.arange(4.0), verbose=0, return_dict=True)
+    >>> type(model.optimizer).__name__, sorted(logs)
+    ('AdamW', ['loss', 'plcc', 'srcc'])
+    """
+    model.compile(
+        optimizer=optimizer.build(steps_per_epoch, epochs),
+        loss=CombinedLoss([term.build() for term in losses], [term.weight for term in losses]),
+        metrics=[SRCC(capacity=srcc_capacity), PLCC()],
+    )
+
+
+def predict_scores(
+    model: keras.Model, records: Sequence[Record], config: PipelineConfig | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's score and the human score (`Record.score`) of each readable image.
+
+    Images go through `evaluation_dataset(records, config)`; with `config.tile_size`
+    an image's score is the mean of its tiles'.
+
+    Returns:
+        `(predictions, scores)`, two float64 vectors in the order of `records`.
+    """
+    config = config or PipelineConfig(batch_size=1)
+    predictions, scores = [], []
+    for inputs, batch_scores in evaluation_dataset(records, config):
+        batch_predictions = np.asarray(model.predict_on_batch(inputs), np.float64).reshape(-1)
+        if config.tile_size is not None:
+            predictions.append([batch_predictions.mean()])
+            scores.append([float(batch_scores[0])])
+        else:
+            predictions.append(batch_predictions)
+            scores.append(np.asarray(batch_scores, np.float64))
+    return np.concatenate(predictions), np.concatenate(scores)
+
+
+def finetune(
+    model_path: str | os.PathLike,
+    data_csv: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    freeze_encoder: bool = True,
+    learning_rate: float = 1e-5,
+    epochs: int = 5,
+    validation_split: float = 0.2,
+    seed: int = 0,
+    batch_size: int = 8,
+    crop_size: int | None = 224,
+) -> FinetuneResult:
+    """Fine-tunes a saved model on a CSV of rated images, reporting the gain.
+
+    The CSV is read with `read_dataset("csv", data_csv)` (columns
+    `reference,distorted,score`); `validation_split` of its contents (reference images)
+    are held out. The model is scored on them before and after fitting on the rest.
+
+    Args:
+        model_path: a `.keras` model taking `{"reference", "distorted"}` and returning
+            the score.
+        data_csv: the user's ratings.
+        output_dir: receives `finetuned.keras`, `finetune.json` (the report) and `log.csv`.
+        freeze_encoder: keep the weights of the model's encoder (its sub-model named
+            `encoder...`) and train the rest.
+        learning_rate: AdamW's peak learning rate (cosine decay, no warm-up).
+        epochs: passes over the training part.
+        validation_split: the share of contents held out, in (0, 1).
+        seed: fixes the split, the crops and the initial state.
+        batch_size: crops per batch.
+        crop_size: side of the training crops; None trains on whole images (all of
+            one size, or `batch_size=1`).
+
+    Returns:
+        A `FinetuneResult`; `table()` prints the comparison, `as_dict()` gives it.
+    """
+    if not (isinstance(validation_split, (int, float)) and 0 < validation_split < 1):
+        raise ValueError(f"`validation_split` must be in (0, 1). Received: validation_split={validation_split!r}")
+    output_dir = os.fspath(output_dir)
+    records = read_dataset("csv", data_csv)
+    (parts,) = split_by_content(
+        records, {"train": 1.0 - validation_split, "held_out": validation_split}, seed=seed
+    )
+    keras.utils.set_random_seed(seed)
+    model = keras.saving.load_model(model_path, compile=False)
+    before = evaluate(*predict_scores(model, parts["held_out"]))
+
+    frozen = []
+    if freeze_encoder:
+        for encoder in _encoders(model):
+            encoder.trainable = False
+            frozen.append(encoder.name)
+    train_data = training_dataset(
+        parts["train"], PipelineConfig(batch_size=batch_size, crop_size=crop_size, seed=seed)
+    )
+    steps_per_epoch = int(train_data.cardinality())
+    capacity = len(parts["train"])
+    compile_model(
+        model,
+        TrainingConfig().losses,
+        OptimizerConfig(learning_rate=learning_rate, warmup_epochs=0.0),
+        steps_per_epoch,
+        epochs,
+        capacity,
+    )
+    os.makedirs(output_dir, exist_ok=True)
+    model.fit(
+        train_data,
+        epochs=epochs,
+        callbacks=[keras.callbacks.CSVLogger(os.path.join(output_dir, run_files.LOG))],
+        shuffle=False,  # the pipeline shuffles
+    )
+    after = evaluate(*predict_scores(model, parts["held_out"]))
+
+    saved = os.path.join(output_dir, FINETUNED_MODEL)
+    # Saved beside its place, then renamed over it: a reader never sees half a file.
+    written = os.path.join(output_dir, f".saving-{FINETUNED_MODEL}")
+    model.save(written)
+    os.replace(written, saved)
+    result = FinetuneResult(saved, before, after, frozen)
+    _write_json(os.path.join(output_dir, FINETUNE_REPORT), result.as_dict())
+    return result
+
+
+def _split(records: list[Record], config: TrainingConfig) -> dict[str, list[Record]]:
+    """`train`, `validation` and `test` parts (`test` may be the validation part)."""
+    if config.data.split == "content":
+        (parts,) = split_by_content(records, config.data.ratios, seed=config.data.split_seed)
+        return parts
+    parts = official_split(records)
+    for needed in ("train", "validation"):
+        if needed not in parts:
+            raise ConfigError(
+                "data.split",
+                f"is 'official' but the release's split has no {needed!r} part (it has "
+                f"{', '.join(parts)}). Use split: content.",
+            )
+    return {"test": parts["validation"], **parts}
+
+
+def _write_resolved_config(config: TrainingConfig, output_dir: str, resuming: bool) -> None:
+    """Writes the resolved config; a resumed run must have the same one."""
+    path = os.path.join(output_dir, CONFIG_FILE)
+    if resuming and os.path.isfile(path):
+        previous = config_to_dict(load_config(path))
+        current = config_to_dict(config)
+        changed = [name for name in current if current[name] != previous.get(name)]
+        if changed:
+            raise ConfigError(
+                changed[0],
+                f"differs from the interrupted run's config in {path}, which this run would "
+                f"resume (sections changed: {', '.join(changed)}). Use another `output_dir`, "
+                f"or delete {os.path.join(output_dir, run_files.BACKUP)} to start afresh.",
+            )
+    save_config(config, path)
+
+
+def _final_metrics(config: TrainingConfig, parts: dict, best_model_path: str) -> dict:
+    """The best checkpoint's numbers on the test part, with the run's best epoch."""
+    if not os.path.isfile(best_model_path):
+        raise RuntimeError(
+            f"No epoch reached a finite {run_files.MONITOR}, so no best model was saved to "
+            f"{best_model_path}. See {os.path.join(config.output_dir, run_files.LOG)}."
+        )
+    rows = run_files.logged_epochs(config.output_dir)
+    monitored = [row.get(run_files.MONITOR, math.nan) for row in rows]
+    best_index = int(np.nanargmax(monitored))
+    model = keras.saving.load_model(best_model_path, compile=False)
+    test = evaluate(*predict_scores(model, parts["test"], config.data.evaluation))
+    return {
+        "dataset": config.data.dataset,
+        "evaluated_on": "validation" if parts["test"] is parts["validation"] else "test",
+        "best_model": run_files.BEST_MODEL,
+        "best_epoch": int(rows[best_index]["epoch"]) + 1,
+        "best_val_srcc": monitored[best_index],
+        "epochs_logged": len(rows),
+        "test": test.as_dict(),
+    }
+
+
+def _encoders(model: keras.Model) -> list[keras.Model]:
+    """The model's encoder sub-models (named `encoder...`, as `build_encoder` names them)."""
+    encoders = [
+        layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name.startswith("encoder")
+    ]
+    if not encoders:
+        names = ", ".join(layer.name for layer in model.layers)
+        raise ValueError(
+            f"`freeze_encoder=True` but the model has no encoder sub-model (a nested model "
+            f"named 'encoder...'); its layers are: {names}. Use freeze_encoder=False."
+        )
+    return encoders
+
+
+def _write_json(path: str, values: dict) -> None:
+    text = json.dumps(values, indent=2) + "\n"
+    _write_atomic(path, lambda file: file.write(text.encode("utf-8")))

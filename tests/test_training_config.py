@@ -1,0 +1,133 @@
+"""Tests of iqa_keras.training.config: files, defaults, overrides, validation by field."""
+
+import json
+import os
+
+import pytest
+import yaml
+
+from iqa_keras.data import PipelineConfig
+from iqa_keras.training.config import (
+    ConfigError,
+    LossTerm,
+    ModelConfig,
+    TrainingConfig,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    save_config,
+)
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VALUES = {
+    "output_dir": "runs/demo",
+    "data": {"root": "kadid10k", "train": {"batch_size": 8, "crop_size": 64}},
+    "model": {"arguments": {"fusion_filters": 8}},
+    "losses": [{"name": "mae"}, {"name": "pairwise_ranking", "weight": 0.5, "arguments": {"margin": 0.1}}],
+    "optimizer": {"learning_rate": 3e-4},
+    "trainer": {"epochs": 3, "precision": "float32"},
+}
+
+
+def test_yaml_and_json_files_give_the_same_config_with_defaults_filled(tmp_path):
+    with open(tmp_path / "run.yaml", "w") as file:
+        yaml.safe_dump(VALUES, file)
+    with open(tmp_path / "run.json", "w") as file:
+        json.dump(VALUES, file)
+    config = load_config(tmp_path / "run.yaml")
+    assert load_config(tmp_path / "run.json") == config
+    assert config.data.train == PipelineConfig(batch_size=8, crop_size=64, patches_per_image=4)
+    assert config.data.evaluation == PipelineConfig(batch_size=1)
+    assert config.losses[1] == LossTerm("pairwise_ranking", 0.5, {"margin": 0.1})
+    assert (config.optimizer.learning_rate, config.optimizer.weight_decay) == (3e-4, 1e-4)
+    assert (config.trainer.epochs, config.trainer.strategy, config.trainer.early_stopping_patience) == (3, "auto", 10)
+    assert config.data.ratios == {"train": 0.6, "validation": 0.2, "test": 0.2}
+
+
+def test_yaml_reads_exponent_numbers_as_floats(tmp_path):
+    path = tmp_path / "run.yml"
+    path.write_text("optimizer:\n  learning_rate: 1e-3\n  weight_decay: 5E-5\n")
+    config = load_config(path)
+    assert (config.optimizer.learning_rate, config.optimizer.weight_decay) == (1e-3, 5e-5)
+
+
+@pytest.mark.parametrize("extension", [".yaml", ".json"])
+def test_saved_config_loads_back_equal(tmp_path, extension):
+    config = config_from_dict(VALUES)
+    path = tmp_path / f"config{extension}"
+    save_config(config, path)
+    assert load_config(path) == config
+    assert os.listdir(tmp_path) == [path.name]  # written through a renamed temporary file
+    assert config_to_dict(load_config(path)) == config_to_dict(config)
+
+
+def test_overrides_as_strings_or_mapping():
+    config = config_from_dict(VALUES, ["trainer.epochs=7", "data.train.batch_size=4", "losses[1].weight=2"])
+    assert (config.trainer.epochs, config.data.train.batch_size, config.losses[1].weight) == (7, 4, 2)
+    assert config.data.train.crop_size == (64, 64)  # the rest of the section is kept
+    same = config_from_dict(VALUES, {"trainer.epochs": 7, "data.train.batch_size": 4, "losses[1].weight": 2})
+    assert same == config
+    assert config_from_dict({}, ["data.root=elsewhere"]).data.root == "elsewhere"
+    with pytest.raises(ConfigError, match=r"`losses\[5\]` names no item"):
+        config_from_dict(VALUES, ["losses[5].weight=1"])
+    with pytest.raises(ValueError, match="dotted.name=value"):
+        config_from_dict(VALUES, ["trainer.epochs"])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"optimizer.learning_rate": -1}, "`optimizer.learning_rate` must be a number > 0. Received: -1"),
+        ({"losses[1].name": "ssim_loss"}, r"`losses\[1\].name` must be one of mae, mse, .*Received: 'ssim_loss'"),
+        ({"trainer.precision": "half"}, "`trainer.precision` must be one of auto, float32, .*Received: 'half'"),
+        ({"trainer.strategy": "tpu"}, "`trainer.strategy` must be one of auto, one, .*Received: 'tpu'"),
+        ({"data.ratios": {"train": 0.8, "validation": 0.3, "test": 0.1}}, "`data.ratios` must give positive shares"),
+        ({"data.ratios": [0.5, 0.5]}, r"`data.ratios` .*Received: \[0.5, 0.5\]"),
+        ({"data.dataset": "imagenet"}, "`data.dataset` must be one of csiq, csv, .*Received: 'imagenet'"),
+        ({"data.split": "random"}, "`data.split` must be one of content, official. Received: 'random'"),
+        ({"data.train.batch_size": 0}, "`data.train.batch_size` must be a positive integer. Received: batch_size=0"),
+        ({"data.evaluation.on_error": "ignore"}, "`data.evaluation.on_error` must be one of"),
+        ({"losses[1].arguments.margin": -1}, r"`losses\[1\].arguments.margin` must be a non-negative number"),
+        ({"losses[0].weight": "heavy"}, r"`losses\[0\].weight` must be a number >= 0. Received: 'heavy'"),
+        ({"trainer.epochs": 0}, "`trainer.epochs` must be an integer >= 1. Received: 0"),
+        ({"trainer.early_stopping_patience": 2.5}, "`trainer.early_stopping_patience` must be an integer"),
+        ({"optimizer.final_learning_rate_ratio": 2}, r"`optimizer.final_learning_rate_ratio` must be a number in \[0, 1\]"),
+        ({"model.name": "resnet"}, "`model.name` must be one of siamese_difference. Received: 'resnet'"),
+        ({"model.arguments.output_keys": ["score", "quality_map"]}, "`model.arguments.output_keys` must be"),
+        ({"losses": []}, "`losses` must be a non-empty list"),
+        ({"losses[0]": {"weight": 1.0}}, r"`losses\[0\].name` is required"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_field(override, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(VALUES, override)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"optimiser": {}}, "`optimiser` is not a known key. Expected one of: output_dir, data, model"),
+        ({"optimizer.learnin_rate": 1e-3}, "`optimizer.learnin_rate` is not a known key. Expected one of: learning_rate,"),
+        ({"data.train.crop": 32}, "`data.train.crop` is not a known key. Expected one of: batch_size, crop_size"),
+        ({"losses[0].wieght": 2}, r"`losses\[0\].wieght` is not a known key"),
+        ({"model.arguments.fusion_filter": 8}, "`model.arguments.fusion_filter` is not an argument of SiameseDifferenceIQA"),
+        ({"losses[0].arguments.margin": 1}, r"`losses\[0\].arguments.margin` is not an argument of MeanAbsoluteError"),
+    ],
+)
+def test_unknown_keys_are_rejected_by_name(override, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(VALUES, override)
+
+
+def test_model_values_are_checked_by_the_constructor_when_built():
+    config = ModelConfig(arguments={"fusion_filters": 0})
+    with pytest.raises(ConfigError, match="`arguments.fusion_filters` .*Received: fusion_filters=0"):
+        config.build()
+
+
+@pytest.mark.parametrize("name", ["kadid10k_fr", "tid2013_fr", "pipal_fr", "synthetic_fr"])
+def test_shipped_training_configs_load(name):
+    config = load_config(os.path.join(REPOSITORY, "training", f"{name}.yaml"))
+    assert isinstance(config, TrainingConfig) and config.data.root and config.output_dir
+    assert not os.path.isabs(config.data.root)
+    ModelConfig(**config_to_dict(config)["model"]).build()

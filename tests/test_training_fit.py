@@ -1,0 +1,203 @@
+"""Tests of iqa_keras.training.fit: train, resume, mixed precision, finetune.
+
+The data are tiny pairs of 32x32 images: distorted = reference + Gaussian noise of a
+known strength, scored 5 - 4 * strength (KADID-10k layout, or a generic CSV).
+"""
+
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from iqa_keras.training import (
+    LossTerm,
+    ModelConfig,
+    OptimizerConfig,
+    compile_model,
+    config_from_dict,
+    finetune,
+    load_config,
+    precision_policy,
+    train,
+)
+from iqa_keras.training.config import ConfigError
+
+TINY_MODEL = {"encoder_options": {"filters": [8, 8, 8, 8]}, "fusion_filters": 8, "num_residual_blocks": 0}
+
+
+def write_noise_pairs(folder, references=12, levels=2, seed=0):
+    """Writes `references * levels` noisy pairs as 32x32 PNGs; returns CSV-style rows
+    `(reference name, distorted name, score on 1-5)`."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    rows = []
+    for index in range(1, references + 1):
+        coarse = rng.uniform(0, 255, (8, 8, 3))
+        reference = np.kron(coarse, np.ones((4, 4, 1)))  # smooth blocks: noise is visible
+        reference_name = f"I{index:02d}.png"
+        Image.fromarray(reference.astype(np.uint8)).save(os.path.join(folder, reference_name))
+        for level in range(1, levels + 1):
+            strength = rng.uniform(0, 1)
+            noisy = np.clip(reference + rng.normal(0, 60 * strength, reference.shape), 0, 255)
+            name = f"I{index:02d}_01_{level:02d}.png"
+            Image.fromarray(noisy.astype(np.uint8)).save(os.path.join(folder, name))
+            rows.append((reference_name, name, 5.0 - 4.0 * strength))
+    return rows
+
+
+def write_kadid_layout(root, **kwargs):
+    rows = write_noise_pairs(os.path.join(root, "images"), **kwargs)
+    with open(os.path.join(root, "dmos.csv"), "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["dist_img", "ref_img", "dmos", "var"])
+        writer.writerows((distorted, reference, f"{score:.4f}", "0") for reference, distorted, score in rows)
+    return root
+
+
+def tiny_values(root, output_dir, epochs=2):
+    """The plain values of a tiny run's config (12 contents: 6 train, 3 validation, 3 test)."""
+    return {
+        "output_dir": str(output_dir),
+        "data": {
+            "dataset": "kadid10k",
+            "root": str(root),
+            "ratios": {"train": 0.5, "validation": 0.25, "test": 0.25},
+            "train": {"batch_size": 4, "crop_size": 32, "num_parallel_calls": 2},
+            "evaluation": {"batch_size": 6, "resize_to": [32, 32], "num_parallel_calls": 2},
+        },
+        "model": {"arguments": TINY_MODEL},
+        "optimizer": {"learning_rate": 1e-3, "warmup_epochs": 0.5},
+        "trainer": {"epochs": epochs, "precision": "float32", "strategy": "one"},
+    }
+
+
+@pytest.fixture(scope="module")
+def kadid_root(tmp_path_factory):
+    return write_kadid_layout(str(tmp_path_factory.mktemp("kadid")))
+
+
+class StopAfterEpoch(keras.callbacks.Callback):
+    """Raises at the end of epoch `epoch` (0-based), as a killed run would stop."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt("interrupted by the test")
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_train_writes_checkpoint_log_config_and_metrics(kadid_root, tmp_path):
+    config = config_from_dict(tiny_values(kadid_root, tmp_path / "run"))
+    result = train(config)
+
+    run = tmp_path / "run"
+    files = {"best.keras", "config.yaml", "log.csv", "metrics.json"}
+    assert set(os.listdir(run)) - {"tensorboard"} == files  # TensorBoard's, if installed
+    assert load_config(run / "config.yaml") == config
+    with open(run / "log.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    assert {"loss", "srcc", "plcc", "val_loss", "val_srcc", "val_plcc"} <= set(rows[0])
+    with open(run / "metrics.json") as file:
+        metrics = json.load(file)
+    assert metrics == result.metrics
+    assert metrics["evaluated_on"] == "test" and metrics["test"]["n"] == 6
+    assert metrics["best_epoch"] in (1, 2) and np.isfinite(metrics["test"]["srcc"])
+    best_val = max(float(row["val_srcc"]) for row in rows)
+    assert metrics["best_val_srcc"] == pytest.approx(best_val)
+
+    best = keras.saving.load_model(result.best_model_path, compile=False)
+    pair = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    prediction = best.predict({"reference": pair, "distorted": pair[::-1]}, verbose=0)
+    assert prediction.shape == (2, 1) and np.all(np.isfinite(prediction))
+    assert len(result.history["loss"]) == 2
+
+
+def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tmp_path):
+    values = tiny_values(kadid_root, tmp_path / "run", epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(config_from_dict(values), callbacks=[StopAfterEpoch(0)])
+    assert os.path.isdir(tmp_path / "run" / "backup")
+
+    changed = config_from_dict(values, {"optimizer.learning_rate": 5e-4})
+    with pytest.raises(ConfigError, match="`optimizer` differs from the interrupted run"):
+        train(changed)
+
+    recorder = EpochRecorder()
+    result = train(config_from_dict(values), callbacks=[recorder])
+    assert recorder.epochs == [1]  # epoch 0 was done before the interruption
+    assert len(result.history["loss"]) == 1
+    with open(tmp_path / "run" / "log.csv") as file:
+        assert [row["epoch"] for row in csv.DictReader(file)] == ["0", "1"]
+    assert not os.path.exists(tmp_path / "run" / "backup")
+    assert result.metrics["epochs_logged"] == 2
+
+
+def test_mixed_bfloat16_fit_on_cpu_keeps_float32_outputs():
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+    distorted = np.clip(reference + rng.normal(0, 30, reference.shape), 0, 255).astype("float32")
+    scores = rng.uniform(0, 1, (8, 1)).astype("float32")
+    with precision_policy("mixed_bfloat16"):
+        model = ModelConfig(arguments=TINY_MODEL).build()
+        compile_model(model, [LossTerm("mae"), LossTerm("plcc")], OptimizerConfig(warmup_epochs=0), 2, 1, 64)
+        history = model.fit(
+            {"reference": reference, "distorted": distorted}, scores, batch_size=4, epochs=1, verbose=0
+        )
+    assert keras.config.dtype_policy().name == "float32"
+    assert model.dtype_policy.name == "mixed_bfloat16"
+    assert model.get_layer("encoder_small").get_layer("scale1_conv1").compute_dtype == "bfloat16"
+    assert all(weight.dtype == "float32" for weight in model.trainable_weights)
+    assert np.isfinite(history.history["loss"][0])
+    outputs = model({"reference": reference[:2], "distorted": distorted[:2]})
+    assert keras.backend.standardize_dtype(outputs.dtype) == "float32"
+
+
+def test_finetune_reports_before_and_after_and_keeps_the_frozen_encoder(tmp_path):
+    images = tmp_path / "my_images"
+    rows = write_noise_pairs(str(images), references=10, levels=3, seed=2)
+    data_csv = tmp_path / "my.csv"
+    with open(data_csv, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["reference", "distorted", "score"])
+        writer.writerows((f"my_images/{ref}", f"my_images/{dist}", score) for ref, dist, score in rows)
+    keras.utils.set_random_seed(0)
+    original = ModelConfig(arguments=TINY_MODEL).build()
+    original.save(tmp_path / "model.keras")
+
+    result = finetune(
+        tmp_path / "model.keras", data_csv, tmp_path / "out",
+        freeze_encoder=True, learning_rate=1e-3, epochs=2, batch_size=8, crop_size=32,
+    )
+
+    assert result.frozen == ["encoder_small"]
+    report = result.as_dict()
+    for when in ("before", "after"):
+        assert report[when]["n"] == 6  # 2 of 10 references held out, 3 images each
+        assert np.isfinite(report[when]["srcc"]) and np.isfinite(report[when]["plcc"])
+    table = result.table()
+    assert f"{result.before.srcc:6.4f}" in table and f"{result.after.plcc:6.4f}" in table
+    with open(tmp_path / "out" / "finetune.json") as file:
+        assert json.load(file) == report
+
+    tuned = keras.saving.load_model(result.model_path, compile=False)
+    for before, after in zip(original.get_layer("encoder_small").weights, tuned.get_layer("encoder_small").weights):
+        np.testing.assert_array_equal(np.asarray(before), np.asarray(after), err_msg=before.path)
+    head_before = np.asarray(original.get_layer("quality_head").kernel)
+    head_after = np.asarray(tuned.get_layer("quality_head").kernel)
+    assert not np.allclose(head_before, head_after)
