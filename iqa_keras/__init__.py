@@ -14,7 +14,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "evaluation", "io", "losses", "metrics", "models", "scoring", "tiling")
+_SUBMODULES = ("data", "evaluation", "export", "io", "losses", "metrics", "models", "scoring", "tiling", "training")
 _FUNCTIONS = {"score": "scoring", "load": "loading"}
 __all__ = ["__version__", *_FUNCTIONS, *_SUBMODULES]
 

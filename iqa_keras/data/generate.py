@@ -47,13 +47,13 @@ import io
 import json
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from iqa_keras.atomic import TEMPORARY_PREFIX, write_atomic
 from iqa_keras.data.distortions import (
     DISTORTIONS,
     Distortion,
@@ -69,7 +69,6 @@ from iqa_keras.io import read_image
 
 __all__ = ["GenerationSummary", "generate_dataset"]
 
-_TEMPORARY_PREFIX = ".iqa-keras-"
 _COMPOSITION_SIZES = (2, 3)
 # The type field of SeedSequence entropy for compositions (KADID type ids are 1..25).
 _COMPOSITION_SEED_TAG = 0
@@ -286,7 +285,7 @@ def _make(image: np.ndarray, output: _Output) -> np.ndarray:
 def _remove_temporary_files(*folders: str) -> None:
     """Removes what an interrupted run left half-written."""
     for folder in folders:
-        for path in glob.glob(os.path.join(glob.escape(folder), f"{_TEMPORARY_PREFIX}*")):
+        for path in glob.glob(os.path.join(glob.escape(folder), f"{TEMPORARY_PREFIX}*")):
             os.remove(path)
 
 
@@ -322,7 +321,7 @@ def _write_settings(out_dir: str, references: dict[str, str], seed: int) -> None
     sources += [(f"{reference}.png", source) for reference, source in references.items()]
     _write_csv(os.path.join(out_dir, "references.csv"), sources)
     settings = json.dumps({"seed": seed}, indent=2) + "\n"
-    _write_atomic(
+    write_atomic(
         os.path.join(out_dir, "generation.json"), lambda file: file.write(settings.encode())
     )
 
@@ -344,25 +343,9 @@ def _write_labels(out_dir: str, plans: dict[str, list[_Output]]) -> None:
 def _write_csv(path: str, rows: list[tuple]) -> None:
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(rows)
-    _write_atomic(path, lambda file: file.write(text.getvalue().encode("utf-8")))
+    write_atomic(path, lambda file: file.write(text.getvalue().encode("utf-8")))
 
 
 def _write_png(path: str, image: np.ndarray) -> None:
     pixels = np.clip(np.rint(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
-    _write_atomic(path, lambda file: Image.fromarray(pixels, "RGB").save(file, format="PNG"))
-
-
-def _write_atomic(path: str, write: Callable) -> None:
-    """Writes through a temporary file in the same folder, then renames it into place."""
-    descriptor, temporary = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, dir=os.path.dirname(path))
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            write(file)
-        # mkstemp makes the file private (0600); give it the permissions of a normal file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        os.remove(temporary)
-        raise
+    write_atomic(path, lambda file: Image.fromarray(pixels, "RGB").save(file, format="PNG"))

@@ -54,15 +54,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from iqa_keras.data.decode import decode_image_bytes
 from iqa_keras.data.records import Record
 from iqa_keras.io import ImageReadError, check_same_size, read_image
 
 __all__ = ["PipelineConfig", "SkippedImages", "training_dataset", "evaluation_dataset"]
 
 _logger = logging.getLogger(__name__)
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# IHDR bit depth 16 and colour type 0: the only PNG that Pillow keeps at 16 bits.
-_GRAY16_PNG_DEPTH_AND_TYPE = b"\x10\x00"
 _ON_ERROR = ("raise", "skip")
 
 
@@ -386,29 +384,7 @@ def _decoded_images(paths, on_error, skipped):
 
 
 def _decode_natively(path):
-    contents = tf.io.read_file(path)
-    is_gray16_png = tf.logical_and(
-        tf.equal(tf.strings.substr(contents, 0, 8), _PNG_SIGNATURE),
-        tf.equal(tf.strings.substr(contents, 24, 2), _GRAY16_PNG_DEPTH_AND_TYPE),
-    )
-
-    def gray16():
-        gray = tf.cast(tf.io.decode_png(contents, channels=1, dtype=tf.uint16), tf.float32)
-        return tf.tile(gray * tf.constant(255.0 / 65535.0, tf.float32), [1, 1, 3])
-
-    def jpeg():
-        # The accurate integer DCT decodes as Pillow does; TensorFlow's default (the fast
-        # integer DCT) differs from it by up to 12 grey levels.
-        image = tf.io.decode_jpeg(contents, channels=3, dct_method="INTEGER_ACCURATE")
-        return tf.cast(image, tf.float32)
-
-    def png_bmp_gif():
-        image = tf.io.decode_image(contents, channels=3, dtype=tf.uint8, expand_animations=False)
-        return tf.cast(image, tf.float32)
-
-    return tf.case(
-        [(is_gray16_png, gray16), (tf.io.is_jpeg(contents), jpeg)], default=png_bmp_gif, exclusive=False
-    )
+    return decode_image_bytes(tf.io.read_file(path))
 
 
 def _read_with_pillow(paths, num_images, on_error, skipped):

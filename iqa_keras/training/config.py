@@ -47,7 +47,7 @@ import keras
 import yaml
 
 from iqa_keras.data import DATASETS, PipelineConfig
-from iqa_keras.data.generate import _write_atomic
+from iqa_keras.atomic import write_atomic
 from iqa_keras.losses import (
     MeanAbsoluteError,
     MeanSquaredError,
@@ -414,7 +414,7 @@ def save_config(config: TrainingConfig, path: str | os.PathLike) -> None:
         text.write("\n")
     else:
         yaml.safe_dump(values, text, sort_keys=False)
-    _write_atomic(path, lambda file: file.write(text.getvalue().encode("utf-8")))
+    write_atomic(path, lambda file: file.write(text.getvalue().encode("utf-8")))
 
 
 def _build(cls, values, path: str):

@@ -40,7 +40,7 @@ from iqa_keras.data import (
     split_by_content,
     training_dataset,
 )
-from iqa_keras.data.generate import _write_atomic
+from iqa_keras.atomic import write_atomic
 from iqa_keras.evaluation import PLCC, SRCC, Evaluation, evaluate
 from iqa_keras.losses import CombinedLoss
 from iqa_keras.training import callbacks as run_files
@@ -410,4 +410,4 @@ def _encoders(model: keras.Model) -> list[keras.Model]:
 
 def _write_json(path: str, values: dict) -> None:
     text = json.dumps(values, indent=2) + "\n"
-    _write_atomic(path, lambda file: file.write(text.encode("utf-8")))
+    write_atomic(path, lambda file: file.write(text.encode("utf-8")))

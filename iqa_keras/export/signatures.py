@@ -1,0 +1,120 @@
+"""The serving signatures of an exported model: float images in, or encoded image files.
+
+A model is full-reference (FR) when its inputs are named "reference" and "distorted",
+no-reference (NR) when its one input is named "distorted" or "image". Its signatures:
+
+    serving_default  FR: reference, distorted   NR: image        float32 (N, H, W, 3), 0-255
+    serve_bytes      FR: reference_bytes,       NR: image_bytes  string (N,): PNG, JPEG,
+                         distorted_bytes                         BMP or GIF files
+
+Preprocessing (decoding) happens inside the graph, so clients send raw images. Both
+signatures return the model's outputs by name as float32: "score" as (N,), one number
+per image as TF Serving clients expect (the Keras model gives (N, 1)), and maps such as
+"quality_map" as the model gives them. Any batch size and image size work; the images
+of one request (one batch) must share a height and width, requests may differ.
+
+Example:
+>>> import keras
+>>> image = keras.Input((None, None, 3), name="distorted")
+>>> model = keras.Model(image, keras.layers.GlobalAveragePooling2D()(image)[:, :1])
+>>> {name: [spec.name for spec in specs] for name, (_, specs) in serving_functions(model).items()}
+{'serving_default': ['image'], 'serve_bytes': ['image_bytes']}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tensorflow as tf
+
+from iqa_keras.data.decode import decode_image_batch
+
+__all__ = ["DEFAULT_SIGNATURE", "BYTES_SIGNATURE", "signature_input_names", "serving_functions"]
+
+DEFAULT_SIGNATURE = "serving_default"
+BYTES_SIGNATURE = "serve_bytes"
+_FULL_REFERENCE = ("reference", "distorted")
+_NO_REFERENCE_MODEL_INPUTS = (("distorted",), ("image",))
+_NO_REFERENCE = ("image",)
+
+
+def signature_input_names(model) -> tuple[str, ...]:
+    """The image inputs of the signatures: `("reference", "distorted")` or `("image",)`.
+
+    Raises:
+        ValueError: the model's inputs are neither FR nor NR names.
+    """
+    names, _ = _model_inputs(model)
+    if sorted(names) == sorted(_FULL_REFERENCE):
+        return _FULL_REFERENCE
+    if names in _NO_REFERENCE_MODEL_INPUTS:
+        return _NO_REFERENCE
+    raise ValueError(
+        "Cannot export a model whose inputs are neither full-reference ('reference' and "
+        "'distorted') nor no-reference ('distorted' or 'image' alone). Received: model "
+        f"{model.name!r} with inputs {list(names)}"
+    )
+
+
+def serving_functions(model) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
+    """Each signature's name -> (function, its named input specs), in signature order.
+
+    The functions take the inputs positionally, in the order of the specs, and return
+    a dict of float32 outputs.
+    """
+    names = signature_input_names(model)
+    model_names, takes_dict = _model_inputs(model)
+
+    def serve_images(*images):
+        if not takes_dict:
+            inputs = images[0]
+        elif names == _NO_REFERENCE:
+            inputs = {model_names[0]: images[0]}
+        else:
+            inputs = dict(zip(names, images))
+        return _named_outputs(model(inputs, training=False), model)
+
+    def serve_bytes(*contents):
+        return serve_images(*(decode_image_batch(batch) for batch in contents))
+
+    image_specs = [tf.TensorSpec([None, None, None, 3], tf.float32, name=name) for name in names]
+    bytes_specs = [tf.TensorSpec([None], tf.string, name=f"{name}_bytes") for name in names]
+    return {DEFAULT_SIGNATURE: (serve_images, image_specs), BYTES_SIGNATURE: (serve_bytes, bytes_specs)}
+
+
+def _model_inputs(model) -> tuple[tuple[str, ...], bool]:
+    """The model's input names, and whether it takes them as a dict (else one tensor)."""
+    try:
+        structure = model.input
+    except (AttributeError, ValueError):
+        structure = None
+    if isinstance(structure, dict):
+        return tuple(structure), True
+    if structure is not None and not isinstance(structure, (list, tuple)):
+        return (structure.name,), False
+    raise ValueError(
+        "Cannot export a model without named inputs: build it as a functional model with "
+        "`keras.Input(..., name=...)` inputs, a dict of them for several. Received: model "
+        f"{getattr(model, 'name', model)!r} with inputs {structure!r}"
+    )
+
+
+def _named_outputs(outputs, model) -> dict[str, tf.Tensor]:
+    """The model's outputs by name, float32, the score flattened to (N,)."""
+    if not isinstance(outputs, dict):
+        outputs = {"score": outputs}
+    if "score" not in outputs:
+        raise ValueError(
+            f"Cannot export a model without a 'score' output. Received: model {model.name!r} "
+            f"with outputs {sorted(outputs)}"
+        )
+    named = {key: tf.cast(value, tf.float32) for key, value in outputs.items()}
+    shape = named["score"].shape
+    if shape.rank == 2 and shape[1] == 1:
+        named["score"] = named["score"][:, 0]
+    elif shape.rank != 1:
+        raise ValueError(
+            f"The 'score' output must have shape (N,) or (N, 1). Received: model {model.name!r} "
+            f"with score shape {tuple(shape)}"
+        )
+    return named
