@@ -75,3 +75,19 @@ def test_score_and_load_take_a_saved_model(model, pair, tmp_path):
     assert type(iqa_keras.load(path)).__name__ == "SiameseDifferenceIQA"
     with pytest.raises(FileNotFoundError, match="no bundled model of that name"):
         iqa_keras.load(tmp_path / "missing.keras")
+
+
+def test_no_reference_model_is_scored_without_a_reference(photo):
+    from iqa_keras.models import HallucinatedIQA, HallucinationGenerator, HallucinationGuidedRegressor
+
+    generator = HallucinationGenerator(filters=8, num_residual_blocks=0)
+    model = HallucinatedIQA(generator, regressor=HallucinationGuidedRegressor(generator.feature_channels, filters=8))
+    image = photo[:96, :128]
+    expected = float(model({"distorted": image[None]})[0, 0])
+    scorer = Scorer(model, tile_size=512)
+    assert not scorer.full_reference
+    prediction = scorer(image, maps=True)
+    assert prediction.score == pytest.approx(expected, abs=1e-5)
+    assert prediction.quality_map.shape == (96, 128)
+    tiled = Scorer(model, tile_size=32, overlap=32)(image)
+    assert np.isfinite(tiled.score)
