@@ -92,7 +92,7 @@ def test_overrides_as_strings_or_mapping():
         ({"trainer.epochs": 0}, "`trainer.epochs` must be an integer >= 1. Received: 0"),
         ({"trainer.early_stopping_patience": 2.5}, "`trainer.early_stopping_patience` must be an integer"),
         ({"optimizer.final_learning_rate_ratio": 2}, r"`optimizer.final_learning_rate_ratio` must be a number in \[0, 1\]"),
-        ({"model.name": "resnet"}, "`model.name` must be one of siamese_difference. Received: 'resnet'"),
+        ({"model.name": "resnet"}, "`model.name` must be one of hallucinated_iqa, siamese_difference. Received: 'resnet'"),
         ({"model.arguments.output_keys": ["score", "quality_map"]}, "`model.arguments.output_keys` must be"),
         ({"losses": []}, "`losses` must be a non-empty list"),
         ({"losses[0]": {"weight": 1.0}}, r"`losses\[0\].name` is required"),

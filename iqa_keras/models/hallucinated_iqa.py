@@ -409,7 +409,9 @@ class HallucinatedIQA(keras.Model):
         weights = self.loss_weights
         fake_sign = -ops.ones_like(fake_logits)
         if self.quality_aware:
-            error = ops.abs(ops.reshape(predicted - ops.cast(scores, "float32"), (-1, 1, 1, 1)))
+            # One score per sample whatever the targets' shape ((N,) from the pipeline, or (N, 1)).
+            error = ops.abs(ops.reshape(predicted, (-1,)) - ops.reshape(ops.cast(scores, "float32"), (-1,)))
+            error = ops.reshape(error, (-1, 1, 1, 1))
             fake_sign = ops.where(error < self.quality_threshold, 1.0, -1.0) * ops.ones_like(
                 fake_logits
             )

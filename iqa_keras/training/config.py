@@ -19,6 +19,16 @@ which `train` puts next to the checkpoints, so that a run can be repeated from i
     optimizer: {learning_rate: 1.0e-4, weight_decay: 1.0e-4, warmup_epochs: 1}
     trainer: {epochs: 30, precision: auto, strategy: auto, early_stopping_patience: 10}
 
+The no-reference `hallucinated_iqa` takes its parts' arguments, and a `gan` section
+for the generator and discriminator (recipe (a)); or, for recipe (b), a `pretrained`
+model whose generator stays frozen while the regressor learns the human scores:
+
+    model:
+      name: hallucinated_iqa
+      arguments: {generator: {filters: 32}, regressor: {dropout: 0.1}}   # HALLUCINATED_PARTS
+      pretrained: runs/synthetic_nr/best.keras   # recipe (b) only; then no `gan`
+    gan: {generator_learning_rate: 2.0e-4, quality_aware: true}          # a GanConfig
+
 Example:
 >>> config = config_from_dict({"output_dir": "runs/demo", "data": {"root": "kadid10k"},
 ...                            "optimizer": {"learning_rate": 3e-4}})
@@ -39,6 +49,7 @@ import json
 import math
 import os
 import re
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import field
@@ -56,17 +67,26 @@ from iqa_keras.losses import (
     PLCCLoss,
     SoftSRCCLoss,
 )
-from iqa_keras.models import SiameseDifferenceIQA
+from iqa_keras.models import (
+    HallucinatedIQA,
+    HallucinationGenerator,
+    HallucinationGuidedRegressor,
+    PatchDiscriminator,
+    SiameseDifferenceIQA,
+)
+from iqa_keras.models.hallucinated_iqa import ADVERSARIAL_LOSSES, DEFAULT_LOSS_WEIGHTS
 from iqa_keras.training.precision import PRECISIONS
 from iqa_keras.training.strategy import STRATEGIES
 
 __all__ = [
     "MODELS",
+    "HALLUCINATED_PARTS",
     "LOSSES",
     "SPLITS",
     "ConfigError",
     "DataConfig",
     "ModelConfig",
+    "GanConfig",
     "LossTerm",
     "OptimizerConfig",
     "TrainerConfig",
@@ -78,7 +98,13 @@ __all__ = [
 ]
 
 # The names a config file may use for models and losses.
-MODELS = {"siamese_difference": SiameseDifferenceIQA}
+MODELS = {"siamese_difference": SiameseDifferenceIQA, "hallucinated_iqa": HallucinatedIQA}
+# The parts of `hallucinated_iqa` that its `model.arguments` configure, by argument name.
+HALLUCINATED_PARTS = {
+    "generator": HallucinationGenerator,
+    "discriminator": PatchDiscriminator,
+    "regressor": HallucinationGuidedRegressor,
+}
 LOSSES = {
     "mae": MeanAbsoluteError,
     "mse": MeanSquaredError,
@@ -175,17 +201,41 @@ class ModelConfig:
 
     Args:
         name: one of `MODELS`.
-        arguments: keyword arguments of the model's constructor (see its docstring);
-            the constructor checks their values. Training fits the score alone, so
-            `output_keys` may only be `["score"]`.
+        arguments: for `siamese_difference`, keyword arguments of its constructor (see
+            its docstring; `output_keys` may only be `["score"]`: training fits the
+            score). For `hallucinated_iqa`, a mapping of the parts of
+            `HALLUCINATED_PARTS` to their constructors' keyword arguments (the
+            regressor's `feature_channels` follows the generator); a part left out
+            takes its defaults. The constructors check the values.
+        pretrained: recipe (b) of `hallucinated_iqa`: a saved `HallucinatedIQA`
+            (`.keras`, e.g. the `best.keras` of a recipe (a) run) whose generator and
+            discriminator stay frozen while its regressor learns the human scores (or a
+            fresh one, given `arguments.regressor`). The data need no references.
+
+    Example:
+    >>> ModelConfig("hallucinated_iqa", {"generator": {"filters": 8}}).build().generator.filters
+    8
+    >>> ModelConfig("hallucinated_iqa", {"generator": {"filter": 8}})
+    Traceback (most recent call last):
+    ...
+    iqa_keras.training.config.ConfigError: `arguments.generator.filter` is not an argument of HallucinationGenerator. Expected one of: filters, num_downsamples, num_residual_blocks, name, dtype, trainable
     """
 
     name: str = "siamese_difference"
     arguments: dict = field(default_factory=dict)
+    pretrained: str | None = None
 
     def __post_init__(self):
         _check_choice("name", self.name, sorted(MODELS))
         _check_type("arguments", self.arguments, dict, "a mapping")
+        if self.name == "hallucinated_iqa":
+            self._check_hallucinated_iqa()
+            return
+        if self.pretrained is not None:
+            raise ConfigError(
+                "pretrained",
+                f"is for name: hallucinated_iqa (recipe (b)), not {self.name}. Received: {self.pretrained!r}",
+            )
         _check_known_arguments("arguments", self.arguments, MODELS[self.name])
         output_keys = self.arguments.get("output_keys", ["score"])
         if list(output_keys) != ["score"]:
@@ -196,11 +246,68 @@ class ModelConfig:
 
     def build(self) -> keras.Model:
         """A new model; a value its constructor rejects raises `ConfigError`."""
-        model_class = MODELS[self.name]
-        try:
-            return model_class(**self.arguments)
-        except (ValueError, TypeError) as error:
-            raise _named(error, "arguments", _parameters(model_class)) from error
+        if self.name == "hallucinated_iqa":
+            return self._build_hallucinated_iqa()
+        return _construct(MODELS[self.name], "arguments", self.arguments)
+
+    def check_files(self) -> None:
+        """Raises `ConfigError` when `pretrained` names no file.
+
+        Example:
+        >>> ModelConfig("hallucinated_iqa", pretrained="missing.keras").check_files()
+        Traceback (most recent call last):
+        ...
+        iqa_keras.training.config.ConfigError: `pretrained` names no file. Received: 'missing.keras'
+        """
+        if self.pretrained is not None and not os.path.isfile(self.pretrained):
+            raise ConfigError("pretrained", f"names no file. Received: {self.pretrained!r}")
+
+    def _check_hallucinated_iqa(self) -> None:
+        if self.pretrained is not None and not (
+            isinstance(self.pretrained, str) and self.pretrained.endswith(".keras")
+        ):
+            raise ConfigError(
+                "pretrained", f"must be the path of a saved HallucinatedIQA (.keras). Received: {self.pretrained!r}"
+            )
+        for part, arguments in self.arguments.items():
+            name = f"arguments.{part}"
+            if part not in HALLUCINATED_PARTS:
+                raise ConfigError(
+                    name, f"is not a part of HallucinatedIQA. Expected one of: {', '.join(HALLUCINATED_PARTS)}"
+                )
+            if self.pretrained is not None and part != "regressor":
+                raise ConfigError(name, "comes from `model.pretrained` in recipe (b): remove it")
+            _check_type(name, arguments, dict, "a mapping of the part's arguments")
+            _check_known_arguments(name, arguments, HALLUCINATED_PARTS[part])
+            if "feature_channels" in arguments:
+                raise ConfigError(
+                    f"{name}.feature_channels",
+                    f"follows the generator's features: remove it. Received: {arguments['feature_channels']!r}",
+                )
+
+    def _build_hallucinated_iqa(self) -> HallucinatedIQA:
+        """Recipe (a): new parts; recipe (b): `for_no_reference_data` of `pretrained`."""
+        if self.pretrained is None:
+            generator = self._part("generator")
+            return HallucinatedIQA(
+                generator=generator,
+                discriminator=self._part("discriminator"),
+                regressor=self._part("regressor", generator.feature_channels),
+            )
+        self.check_files()
+        pretrained = keras.saving.load_model(self.pretrained, compile=False)
+        if not isinstance(pretrained, HallucinatedIQA):
+            raise ConfigError(
+                "pretrained",
+                f"must be a saved HallucinatedIQA. Received: {self.pretrained!r}, a {type(pretrained).__name__}",
+            )
+        regressor = None
+        if "regressor" in self.arguments:
+            regressor = self._part("regressor", pretrained.generator.feature_channels)
+        return HallucinatedIQA.for_no_reference_data(pretrained, regressor=regressor)
+
+    def _part(self, part: str, *positional) -> keras.Model:
+        return _construct(HALLUCINATED_PARTS[part], f"arguments.{part}", self.arguments.get(part, {}), *positional)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,10 +334,7 @@ class LossTerm:
 
     def build(self) -> keras.losses.Loss:
         """The loss object (without its weight)."""
-        try:
-            return LOSSES[self.name](**self.arguments)
-        except (ValueError, TypeError) as error:
-            raise _named(error, "arguments", _parameters(LOSSES[self.name])) from error
+        return _construct(LOSSES[self.name], "arguments", self.arguments)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,6 +392,71 @@ class OptimizerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class GanConfig:
+    """How `hallucinated_iqa` trains its generator and discriminator (recipe (a)).
+
+    The regressor follows `optimizer` and `losses`; the generator and the
+    discriminator each use Adam (beta_1 = 0.5, as pix2pix) on the same warm-up and
+    cosine schedule as `optimizer`, peaking at their own learning rates. See
+    `HallucinatedIQA.compile` for the losses.
+
+    Args:
+        generator_learning_rate: the generator's peak learning rate.
+        discriminator_learning_rate: the discriminator's peak learning rate.
+        loss_weights: the generator's weights of its terms, keys among `pixel`,
+            `perceptual` and `adversarial`; those left out keep their defaults.
+        adversarial_loss: "hinge" or "non_saturating".
+        quality_aware: the paper's quality-aware discriminator targets.
+        quality_threshold: the largest |predicted - human score| (scores in [0, 1])
+            for which a hallucination counts as real when `quality_aware`.
+
+    Example:
+    >>> GanConfig(loss_weights={"adversarial": 0.05}).loss_weights
+    {'pixel': 1.0, 'perceptual': 0.1, 'adversarial': 0.05}
+    """
+
+    generator_learning_rate: float = 2e-4
+    discriminator_learning_rate: float = 2e-4
+    loss_weights: dict = field(default_factory=lambda: dict(DEFAULT_LOSS_WEIGHTS))
+    adversarial_loss: str = "hinge"
+    quality_aware: bool = False
+    quality_threshold: float = 0.1
+
+    def __post_init__(self):
+        for name in ("generator_learning_rate", "discriminator_learning_rate"):
+            _check_number(name, getattr(self, name), minimum=0.0, inclusive=False)
+        _check_type("loss_weights", self.loss_weights, dict, "a mapping")
+        for key, weight in self.loss_weights.items():
+            if key not in DEFAULT_LOSS_WEIGHTS:
+                raise ConfigError(
+                    f"loss_weights.{key}",
+                    f"is not a loss weight of HallucinatedIQA. Expected one of: {', '.join(DEFAULT_LOSS_WEIGHTS)}",
+                )
+            _check_number(f"loss_weights.{key}", weight, minimum=0.0)
+        weights = {**DEFAULT_LOSS_WEIGHTS, **self.loss_weights}
+        object.__setattr__(self, "loss_weights", {key: float(weights[key]) for key in DEFAULT_LOSS_WEIGHTS})
+        _check_choice("adversarial_loss", self.adversarial_loss, ADVERSARIAL_LOSSES)
+        _check_type("quality_aware", self.quality_aware, bool, "true or false")
+        _check_number("quality_threshold", self.quality_threshold, minimum=0.0, inclusive=False)
+
+    def build_optimizer(
+        self, part: str, optimizer: OptimizerConfig, steps_per_epoch: int, epochs: int
+    ) -> keras.optimizers.Adam:
+        """Adam for `part` ("generator" or "discriminator") on `optimizer`'s schedule
+        shape and gradient clipping, peaking at the part's learning rate.
+
+        Example:
+        >>> adam = GanConfig(generator_learning_rate=1e-3).build_optimizer("generator", OptimizerConfig(), 10, 2)
+        >>> round(float(adam.learning_rate), 6), adam.beta_1  # step 0: the warm-up's start
+        (0.0, 0.5)
+        """
+        peak = dataclasses.replace(optimizer, learning_rate=getattr(self, f"{part}_learning_rate"))
+        return keras.optimizers.Adam(
+            learning_rate=peak.schedule(steps_per_epoch, epochs), beta_1=0.5, clipnorm=optimizer.clipnorm
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainerConfig:
     """How `model.fit` runs.
 
@@ -330,8 +499,18 @@ class TrainingConfig:
         data: a `DataConfig`.
         model: a `ModelConfig`.
         losses: the `LossTerm`s summed into the training loss.
-        optimizer: an `OptimizerConfig`.
+        optimizer: an `OptimizerConfig` (the regressor's, for `hallucinated_iqa`).
         trainer: a `TrainerConfig`.
+        gan: a `GanConfig`, for `hallucinated_iqa` trained jointly (recipe (a)) only,
+            where it defaults to `GanConfig()`; None otherwise.
+
+    Example:
+    >>> config_from_dict({"model": {"name": "hallucinated_iqa"}}).gan.adversarial_loss
+    'hinge'
+    >>> config_from_dict({"gan": {"quality_aware": True}})
+    Traceback (most recent call last):
+    ...
+    iqa_keras.training.config.ConfigError: `gan` is for model.name hallucinated_iqa without model.pretrained (recipe (a)). Received: model.name 'siamese_difference', model.pretrained None
     """
 
     output_dir: str = ""
@@ -340,11 +519,21 @@ class TrainingConfig:
     losses: list[LossTerm] = field(default_factory=lambda: [LossTerm("mae"), LossTerm("plcc")])
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    gan: GanConfig | None = None
 
     def __post_init__(self):
         _check_type("output_dir", self.output_dir, str, "a path")
         if not isinstance(self.losses, list) or not self.losses:
             raise ConfigError("losses", f"must be a non-empty list of loss terms. Received: {self.losses!r}")
+        joint = self.model.name == "hallucinated_iqa" and self.model.pretrained is None
+        if joint and self.gan is None:
+            object.__setattr__(self, "gan", GanConfig())
+        if self.gan is not None and not joint:
+            raise ConfigError(
+                "gan",
+                "is for model.name hallucinated_iqa without model.pretrained (recipe (a)). "
+                f"Received: model.name {self.model.name!r}, model.pretrained {self.model.pretrained!r}",
+            )
 
 
 def config_from_dict(values: Mapping, overrides=None) -> TrainingConfig:
@@ -444,9 +633,14 @@ def _build(cls, values, path: str):
     arguments = {}
     for name, value in values.items():
         hint, child = hints[name], _join(path, name)
+        if value is not None and typing.get_origin(hint) in (typing.Union, types.UnionType):
+            members = [item for item in typing.get_args(hint) if item is not type(None)]
+            if len(members) == 1 and dataclasses.is_dataclass(members[0]):
+                hint = members[0]  # `GanConfig | None` given values: a GanConfig
         if dataclasses.is_dataclass(hint):
             if isinstance(value, Mapping):
-                value = {**_fields_of(_default(fields[name])), **value}
+                default = _default(fields[name])
+                value = {**(_fields_of(default) if default is not None else {}), **value}
             value = _build(hint, value, child)
         elif typing.get_origin(hint) is list and dataclasses.is_dataclass(typing.get_args(hint)[0]):
             if not isinstance(value, list):
@@ -541,6 +735,15 @@ def _join(path: str, name: str) -> str:
 
 def _parameters(callable_) -> list[str]:
     return list(inspect.signature(callable_).parameters)
+
+
+def _construct(callable_, name: str, arguments: dict, *positional):
+    """`callable_(*positional, **arguments)`; a value it rejects raises a `ConfigError`
+    named from `name` (e.g. `arguments.generator.filters`)."""
+    try:
+        return callable_(*positional, **arguments)
+    except (ValueError, TypeError) as error:
+        raise _named(error, name, _parameters(callable_)) from error
 
 
 def _check_known_arguments(name: str, arguments: dict, callable_) -> None:

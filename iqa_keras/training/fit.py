@@ -4,7 +4,11 @@
 pipelines -> model, built under the distribution strategy and precision policy ->
 AdamW with warm-up and cosine decay, the config's weighted losses, SRCC and PLCC
 metrics -> `model.fit` with the callbacks of `iqa_keras.training.callbacks` -> the
-best checkpoint evaluated on the test part. The output folder then holds:
+best checkpoint evaluated on the test part. Model kinds differ only in how they are
+built (`ModelConfig.build`) and compiled (`compile_model`): a `HallucinatedIQA` gets
+one optimizer per part and trains as a GAN on references (recipe (a)), or, built
+from `model.pretrained`, trains its regressor alone (recipe (b)). The output folder
+then holds:
 
     config.yaml     the resolved config (written first; a resumed run must match it)
     best.keras      the best model by validation SRCC
@@ -43,9 +47,11 @@ from iqa_keras.data import (
 from iqa_keras.atomic import write_atomic
 from iqa_keras.evaluation import PLCC, SRCC, Evaluation, evaluate
 from iqa_keras.losses import CombinedLoss
+from iqa_keras.models import HallucinatedIQA
 from iqa_keras.training import callbacks as run_files
 from iqa_keras.training.config import (
     ConfigError,
+    GanConfig,
     LossTerm,
     OptimizerConfig,
     TrainingConfig,
@@ -160,6 +166,10 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     for name, value in (("output_dir", config.output_dir), ("data.root", config.data.root)):
         if not value:
             raise ConfigError(name, "is required: set it in the config or as an override")
+    try:
+        config.model.check_files()
+    except ConfigError as error:
+        raise error.within("model") from None
     strategy = make_strategy(config.trainer.strategy)
     chief = is_chief(strategy)
     output_dir = config.output_dir
@@ -172,6 +182,8 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         _write_resolved_config(config, output_dir, run_files.is_resuming(output_dir, backup_dir))
 
     parts = _split(read_dataset(config.data.dataset, config.data.root), config)
+    if config.gan is not None:
+        _check_references(parts["train"], config)
     with precision_policy(config.trainer.precision):
         keras.utils.set_random_seed(config.trainer.seed)
         train_data = training_dataset(parts["train"], config.data.train)
@@ -186,7 +198,13 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
             except ConfigError as error:
                 raise error.within("model") from None
             compile_model(
-                model, config.losses, config.optimizer, steps_per_epoch, config.trainer.epochs, capacity
+                model,
+                config.losses,
+                config.optimizer,
+                steps_per_epoch,
+                config.trainer.epochs,
+                capacity,
+                gan=config.gan,
             )
         run_callbacks = run_files.training_callbacks(
             output_dir, config.trainer.early_stopping_patience, backup_dir, writes_files=chief
@@ -212,9 +230,13 @@ def compile_model(
     steps_per_epoch: int,
     epochs: int,
     srcc_capacity: int,
+    gan: GanConfig | None = None,
 ) -> None:
     """Compiles with AdamW on the warm-up + cosine schedule, the weighted sum of `losses`,
     and the SRCC and PLCC metrics (logged as `srcc`, `plcc`, `val_srcc`, `val_plcc`).
+
+    A `HallucinatedIQA` gets these as its regressor's optimizer, loss and metrics, and
+    Adam for its generator and discriminator from `gan` (default `GanConfig()`).
 
     Example:
     >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
@@ -223,10 +245,27 @@ def compile_model(
     >>> type(model.optimizer).__name__, sorted(logs)
     ('AdamW', ['loss', 'plcc', 'srcc'])
     """
+    loss = CombinedLoss([term.build() for term in losses], [term.weight for term in losses])
+    metrics = [SRCC(capacity=srcc_capacity), PLCC()]
+    if isinstance(model, HallucinatedIQA):
+        gan = GanConfig() if gan is None else gan
+        _compile_hallucinated_iqa(model, loss, metrics, optimizer, gan, steps_per_epoch, epochs)
+    else:
+        model.compile(optimizer=optimizer.build(steps_per_epoch, epochs), loss=loss, metrics=metrics)
+
+
+def _compile_hallucinated_iqa(model, loss, metrics, optimizer, gan, steps_per_epoch, epochs) -> None:
+    """`HallucinatedIQA.compile`: `optimizer` for the regressor, `gan`'s for the rest."""
     model.compile(
-        optimizer=optimizer.build(steps_per_epoch, epochs),
-        loss=CombinedLoss([term.build() for term in losses], [term.weight for term in losses]),
-        metrics=[SRCC(capacity=srcc_capacity), PLCC()],
+        generator_optimizer=gan.build_optimizer("generator", optimizer, steps_per_epoch, epochs),
+        discriminator_optimizer=gan.build_optimizer("discriminator", optimizer, steps_per_epoch, epochs),
+        regressor_optimizer=optimizer.build(steps_per_epoch, epochs),
+        regressor_loss=loss,
+        loss_weights=gan.loss_weights,
+        adversarial_loss=gan.adversarial_loss,
+        quality_aware=gan.quality_aware,
+        quality_threshold=gan.quality_threshold,
+        metrics=metrics,
     )
 
 
@@ -243,7 +282,11 @@ def predict_scores(
     """
     config = config or PipelineConfig(batch_size=1)
     predictions, scores = [], []
+    # A no-reference model evaluated on a full-reference database takes the distorted image only.
+    taken = model.input if isinstance(model.input, dict) else None
     for inputs, batch_scores in evaluation_dataset(records, config):
+        if taken is not None:
+            inputs = {name: inputs[name] for name in taken}
         batch_predictions = np.asarray(model.predict_on_batch(inputs), np.float64).reshape(-1)
         if config.tile_size is not None:
             predictions.append([batch_predictions.mean()])
@@ -352,6 +395,18 @@ def _split(records: list[Record], config: TrainingConfig) -> dict[str, list[Reco
                 f"{', '.join(parts)}). Use split: content.",
             )
     return {"test": parts["validation"], **parts}
+
+
+def _check_references(records: list[Record], config: TrainingConfig) -> None:
+    """Recipe (a) learns the generator from references: the training part needs them."""
+    if config.data.train.use_reference and any(record.reference is not None for record in records):
+        return
+    raise ConfigError(
+        "model.pretrained",
+        "is required without references (recipe (b)): joint training (recipe (a)) learns the "
+        f"generator from the references, and data.dataset {config.data.dataset!r} with "
+        f"data.train.use_reference {config.data.train.use_reference} gives none. Received: None",
+    )
 
 
 def _write_resolved_config(config: TrainingConfig, output_dir: str, resuming: bool) -> None:
