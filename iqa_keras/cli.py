@@ -144,6 +144,93 @@ def _build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0, help="the dataset follows from it; default: 0")
     generate.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     generate.set_defaults(run=_run_generate)
+
+    train = commands.add_parser(
+        "train",
+        help="train a model from a config file (YAML or JSON)",
+        description="Train a model with model.fit from a config file; a killed run resumes where it stopped.",
+        epilog=(
+            "examples:\n"
+            "  iqa-keras train training/synthetic_fr.yaml --set data.root=synthetic/\n"
+            "  iqa-keras train training/kadid10k_fr.yaml --set data.root=kadid10k/ --set trainer.epochs=5"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("config", metavar="CONFIG", help="a training config (see training/)")
+    train.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value by its dotted name (repeatable)",
+    )
+    train.set_defaults(run=_run_train)
+
+    finetune = commands.add_parser(
+        "finetune",
+        help="fine-tune a model on your own rated images (a CSV)",
+        description=(
+            "Fine-tune a saved model on a CSV of rated images (columns reference,distorted,score), "
+            "holding part of it out to report SRCC and PLCC before and after."
+        ),
+        epilog="example:\n  iqa-keras finetune --model fr.keras --data my_ratings.csv --out finetuned/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    finetune.add_argument("--model", required=True, metavar="PATH", help="a .keras model or a bundled name")
+    finetune.add_argument("--data", required=True, metavar="CSV", help="the ratings: reference,distorted,score")
+    finetune.add_argument("--out", default="finetuned", metavar="DIR", help="output folder; default: finetuned")
+    finetune.add_argument(
+        "--freeze-encoder", action=argparse.BooleanOptionalAction, default=True,
+        help="keep the encoder's weights; default: freeze",
+    )
+    finetune.add_argument("--learning-rate", type=float, default=1e-5, help="peak learning rate; default: 1e-5")
+    finetune.add_argument("--epochs", type=int, default=5, help="passes over your data; default: 5")
+    finetune.add_argument("--batch-size", type=int, default=8, help="crops per batch; default: 8")
+    finetune.add_argument(
+        "--crop-size", type=int, default=224, help="side of the training crops (at most the images' side); default: 224"
+    )
+    finetune.set_defaults(run=_run_finetune)
+
+    export = commands.add_parser(
+        "export",
+        help="export a model as a TF Serving SavedModel (or ONNX)",
+        description=(
+            "Write MODEL as OUT_DIR/<version>/, the layout TF Serving watches, with the signatures "
+            "serving_default (float images 0-255) and serve_bytes (encoded images); or an ONNX file."
+        ),
+        epilog=(
+            "examples:\n"
+            "  iqa-keras export fr.keras serving/fr\n"
+            "  iqa-keras export fr.keras serving/fr --version 3 --maps\n"
+            "  iqa-keras export fr.keras fr.onnx --format onnx"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("model", metavar="MODEL", help="a .keras model or a bundled name")
+    export.add_argument("out", metavar="OUT", help="the model's base folder (SavedModel) or file (ONNX)")
+    export.add_argument("--version", type=int, metavar="N", help="version number; default: the next one")
+    export.add_argument("--format", choices=("savedmodel", "onnx"), default="savedmodel", help="default: savedmodel")
+    export.add_argument("--maps", action="store_true", help="also output the quality map")
+    export.set_defaults(run=_run_export)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve an exported model over TF Serving's REST (and gRPC) API",
+        description=(
+            "Serve MODEL_DIR (a TF Serving base folder: MODEL_DIR/<version>/saved_model.pb) with TF "
+            "Serving's REST API (POST /v1/models/<name>:predict, GET /v1/models/<name>[/metadata]) and, "
+            "with the 'serving' extra, its gRPC PredictionService. Stops cleanly on Ctrl-C or SIGTERM."
+        ),
+        epilog=(
+            "examples:\n"
+            "  iqa-keras serve serving/fr\n"
+            "  iqa-keras serve serving/fr --port 8501 --grpc-port 8500 --host 0.0.0.0"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("model_dir", metavar="MODEL_DIR", help="the exported model's base folder")
+    serve.add_argument("--port", type=int, default=8501, help="REST port; default: 8501")
+    serve.add_argument("--grpc-port", type=int, metavar="PORT", help="gRPC port (needs iqa-keras[serving])")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind; default: 127.0.0.1")
+    serve.add_argument("--name", metavar="NAME", help="model name in URLs; default: the folder's name")
+    serve.set_defaults(run=_run_serve)
     return parser
 
 
@@ -236,6 +323,107 @@ def _run_generate(arguments) -> int:
         f"({summary.written} written, {summary.kept} kept from an earlier run)"
     )
     return EXIT_OK
+
+
+def _run_train(arguments) -> int:
+    from iqa_keras.data import DatasetError
+    from iqa_keras.training import ConfigError, train_from_file
+
+    try:
+        result = train_from_file(arguments.config, arguments.set)
+    except (ConfigError, FileNotFoundError) as error:
+        print(f"iqa-keras train: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatasetError as error:
+        print(f"iqa-keras train: error: {error}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
+    except _data_errors() as error:
+        print(f"iqa-keras train: error: {_data_error_message(error)}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
+    print(result.summary())
+    return EXIT_OK
+
+
+def _run_finetune(arguments) -> int:
+    from iqa_keras.data import DatasetError
+    from iqa_keras.loading import model_path
+    from iqa_keras.training import finetune
+
+    try:
+        result = finetune(
+            model_path(arguments.model), arguments.data, arguments.out,
+            freeze_encoder=arguments.freeze_encoder, learning_rate=arguments.learning_rate,
+            epochs=arguments.epochs, batch_size=arguments.batch_size, crop_size=arguments.crop_size,
+        )
+    except (DatasetError, FileNotFoundError) as error:
+        print(f"iqa-keras finetune: error: {error}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
+    except _data_errors() as error:
+        print(f"iqa-keras finetune: error: {_data_error_message(error)}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
+    except ValueError as error:
+        print(f"iqa-keras finetune: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(result.table())
+    print(f"fine-tuned model: {result.model_path}")
+    return EXIT_OK
+
+
+def _run_export(arguments) -> int:
+    from iqa_keras import export
+    from iqa_keras.loading import load
+
+    try:
+        model = load(arguments.model)
+    except FileNotFoundError as error:
+        print(f"iqa-keras export: error: {error}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
+    if arguments.maps:
+        model = model.with_outputs(("score", "quality_map"))
+    try:
+        if arguments.format == "onnx":
+            written = export.export_onnx(model, arguments.out)
+        else:
+            written = export.export_saved_model(model, arguments.out, version=arguments.version)
+    except (FileExistsError, ImportError, ValueError) as error:
+        print(f"iqa-keras export: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"exported {arguments.model} to {written}")
+    return EXIT_OK
+
+
+def _run_serve(arguments) -> int:
+    import logging
+
+    from iqa_keras.serving import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        serve(arguments.model_dir, port=arguments.port, grpc_port=arguments.grpc_port,
+              host=arguments.host, model_name=arguments.name)
+    except ImportError as error:
+        print(f"iqa-keras serve: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, OSError) as error:
+        print(f"iqa-keras serve: error: {error}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
+    return EXIT_OK
+
+
+def _data_errors():
+    """The error TensorFlow raises when our data code fails inside a tf.data pipeline."""
+    import tensorflow as tf
+
+    return tf.errors.InvalidArgumentError
+
+
+def _data_error_message(error) -> str:
+    """Our own message (it names the file) from a TensorFlow error that wraps it."""
+    for line in error.message.splitlines():
+        for prefix in ("ImageReadError: ", "ValueError: "):
+            if line.strip().startswith(prefix):
+                return line.strip()[len(prefix):]
+    return error.message.splitlines()[0]
 
 
 def _progress(iterable, total: int, arguments):

@@ -175,26 +175,39 @@ class Evaluation:
 def evaluate(predictions, mos) -> Evaluation:
     """All the protocol's numbers at once, fitting the logistic mapping only once.
 
-    Needs at least 5 pairs. Constant input gives `nan` correlations (with one warning);
-    the RMSE is still that of the fitted mapping (for constant predictions, the mapping
-    is the mean MOS and the RMSE the standard deviation of MOS).
+    Needs at least 2 pairs. With fewer than 5 the five-parameter fit is undefined: `plcc`
+    and `rmse` are `nan`, with a `LogisticFitWarning`, and the rank correlations and the
+    raw PLCC are still given (a small test set must not lose a finished training run).
+    Constant input gives `nan` correlations (with one warning); the RMSE is still that
+    of the fitted mapping (for constant predictions, the mapping is the mean MOS and the
+    RMSE the standard deviation of MOS).
 
     Example:
     >>> result = evaluate([1, 2, 3, 4, 5, 6], [1.1, 1.9, 3.2, 3.9, 5.1, 6.0])
     >>> result.srcc, result.n, round(result.rmse, 2)
     (1.0, 6, 0.11)
     """
-    x, y = _validated_pair(predictions, mos, MIN_FIT_ITEMS)
-    mapped = _fit(x, y)(x)
+    x, y = _validated_pair(predictions, mos, MIN_CORRELATION_ITEMS)
+    nan = float("nan")
+    if len(x) >= MIN_FIT_ITEMS:
+        mapped = _fit(x, y)(x)
+        fitted_rmse = _rmse(mapped, y)
+    else:
+        warnings.warn(
+            f"the logistic fit needs at least {MIN_FIT_ITEMS} (prediction, mos) pairs; with "
+            f"{len(x)}, the fitted plcc and rmse are nan",
+            LogisticFitWarning,
+            stacklevel=2,
+        )
+        mapped, fitted_rmse = None, nan
     if _warn_if_constant(_UNDEFINED, predictions=x, mos=y):
-        nan = float("nan")
-        return Evaluation(nan, nan, nan, nan, _rmse(mapped, y), len(x))
+        return Evaluation(nan, nan, nan, nan, fitted_rmse, len(x))
     return Evaluation(
         srcc=float(stats.spearmanr(x, y).statistic),
         krcc=float(stats.kendalltau(x, y, variant="b").statistic),
-        plcc=float(stats.pearsonr(mapped, y).statistic),
+        plcc=nan if mapped is None else float(stats.pearsonr(mapped, y).statistic),
         plcc_raw=float(stats.pearsonr(x, y).statistic),
-        rmse=_rmse(mapped, y),
+        rmse=fitted_rmse,
         n=len(x),
     )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["BUNDLED_MODELS_DIR", "bundled_models", "load"]
+__all__ = ["BUNDLED_MODELS_DIR", "bundled_models", "load", "model_path"]
 
 BUNDLED_MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
 
@@ -28,17 +28,13 @@ def bundled_models() -> list[str]:
     return sorted(name[: -len(".keras")] for name in os.listdir(BUNDLED_MODELS_DIR) if name.endswith(".keras"))
 
 
-def load(name_or_path: str | os.PathLike):
-    """Loads a learned model from a `.keras` file, or a bundled model by its name.
+def model_path(name_or_path: str | os.PathLike) -> str:
+    """The `.keras` file of a path or of a bundled model's name.
 
     Raises:
         FileNotFoundError: neither a file nor a bundled name; the message lists the
             bundled names.
     """
-    import keras
-
-    import iqa_keras.models  # noqa: F401  (registers the toolkit's classes for loading)
-
     path = os.fspath(name_or_path)
     if not os.path.isfile(path) and path in bundled_models():
         path = os.path.join(BUNDLED_MODELS_DIR, f"{path}.keras")
@@ -47,4 +43,13 @@ def load(name_or_path: str | os.PathLike):
         raise FileNotFoundError(
             f"No model file {path!r}, and no bundled model of that name (bundled: {names})."
         )
-    return keras.saving.load_model(path)
+    return path
+
+
+def load(name_or_path: str | os.PathLike):
+    """Loads a learned model from a `.keras` file, or a bundled model by its name."""
+    import keras
+
+    import iqa_keras.models  # noqa: F401  (registers the toolkit's classes for loading)
+
+    return keras.saving.load_model(model_path(name_or_path))

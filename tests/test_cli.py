@@ -20,7 +20,7 @@ REFERENCE, JPEG, BLUR = (EXAMPLE_IMAGES[k] for k in ("reference", "distorted_jpe
 def run(*arguments, env=None):
     completed = subprocess.run(
         [sys.executable, "-m", "iqa_keras.cli", *arguments],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=300,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
     )
     return completed.returncode, completed.stdout, completed.stderr
@@ -156,3 +156,87 @@ def test_score_with_a_learned_model_file(tmp_path):
     assert code == 2 and "full-reference" in err
     code, _, err = run("score", "--model", str(tmp_path / "nothere.keras"), "-r", REFERENCE, JPEG)
     assert code == 1 and "nothere.keras" in err
+
+
+@pytest.mark.slow
+def test_generate_train_score_export_finetune_through_the_command(tmp_path):
+    from skimage import data as photos
+
+    pristine = tmp_path / "pristine"
+    pristine.mkdir()
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        Image.fromarray(getattr(photos, name)()[:64, :64]).save(pristine / f"{name}.png")
+    dataset, run_dir = tmp_path / "synthetic", tmp_path / "run"
+    assert run("generate", "--pristine", str(pristine), "--out", str(dataset),
+               "--types", "gaussian_blur", "white_noise", "--levels", "1", "5")[0] == 0
+    code, out, err = run(
+        "train", "training/synthetic_fr.yaml", "--set", f"data.root={dataset}", "--set", f"output_dir={run_dir}",
+        "--set", "trainer.epochs=1", "--set", "data.train={batch_size: 4, crop_size: 32}",
+        "--set", "data.ratios={train: 0.5, validation: 0.25, test: 0.25}",
+        "--set", "model.arguments={encoder: small, fusion_filters: 8, num_residual_blocks: 0}",
+    )
+    assert code == 0, err
+    best = run_dir / "best.keras"
+    assert best.is_file() and str(best) in out
+    code, out, err = run("score", "--model", str(best), "-r", REFERENCE, JPEG, "-f", "json")
+    assert code == 0, err and np.isfinite(json.loads(out)[0]["score"])
+    code, out, err = run("export", str(best), str(tmp_path / "serving"), "--maps")
+    assert code == 0, err
+    assert (tmp_path / "serving" / "1" / "saved_model.pb").is_file()
+    assert run("export", str(best), str(tmp_path / "serving"), "--version", "1")[0] == 2  # exists
+    ratings = tmp_path / "ratings.csv"
+    rows = ["reference,distorted,score"] + [
+        f"{dataset / 'images' / line.split(',')[1]},{dataset / 'images' / line.split(',')[0]},{line.split(',')[2]}"
+        for line in (dataset / "dmos.csv").read_text().splitlines()[1:]
+    ]
+    ratings.write_text("\n".join(rows) + "\n")
+    finetune = ("finetune", "--model", str(best), "--data", str(ratings), "--out", str(tmp_path / "ft"), "--epochs", "1")
+    code, _, err = run(*finetune)  # the default 224-pixel crops do not fit 64-pixel images
+    last_line = err.strip().splitlines()[-1]
+    assert code == 1 and last_line.startswith("iqa-keras finetune: error: Image ") and "crop_size" in last_line
+    code, out, err = run(*finetune, "--crop-size", "32", "--batch-size", "4")
+    assert code == 0, err
+    assert "before" in out and "after" in out and (tmp_path / "ft" / "finetuned.keras").is_file()
+
+
+def test_serve_answers_the_client_and_stops_on_sigterm(tmp_path):
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    import keras
+
+    from iqa_keras.export import export_saved_model
+    from iqa_keras.models import SiameseDifferenceIQA
+    from iqa_keras.serving import Client
+
+    keras.utils.set_random_seed(0)
+    model = SiameseDifferenceIQA(fusion_filters=8, num_residual_blocks=0)
+    export_saved_model(model, tmp_path / "fr")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "iqa_keras.cli", "serve", str(tmp_path / "fr"), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+                time.sleep(0.5)
+        reference = np.asarray(Image.open(REFERENCE), np.float32)[:64, :64]
+        distorted = np.asarray(Image.open(JPEG), np.float32)[:64, :64]
+        scores = Client(f"http://127.0.0.1:{port}", "fr").score(distorted[None], reference=reference[None])
+        expected = model({"reference": reference[None], "distorted": distorted[None]})
+        assert float(scores[0]) == pytest.approx(float(expected[0, 0]), abs=1e-5)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err
+    assert "POST /v1/models/fr:predict" in err  # request logging
