@@ -8,7 +8,12 @@ repository root, or the folder given as argument):
 - pipeline rate: `training_dataset` pairs per second (decode, 288x288 aligned crops,
   flips and rotations, batches of 16), each photo serving as its own reference and
   distorted image, so that a pair costs exactly two decodes;
-- their ratio (target: at least 70% of the decode limit).
+- their ratio (target: at least 70% of the decode limit);
+- the model step rate: training pairs per second of the default `SiameseDifferenceIQA`
+  (float32, `compile()`'s defaults, `train_on_batch` on one repeated in-memory batch of
+  16 pairs of 288x288, one step per round after a warm-up step, after the pipeline's
+  rounds), and the pipeline rate / model step rate (target: at least 2x, so that the
+  model never waits for data).
 
 The two alternate, one pass each per round, and the figures are medians over rounds,
 so that a machine shared with other work slows both alike.
@@ -27,13 +32,16 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from iqa_keras.data.pipeline import PipelineConfig, training_dataset  # noqa: E402
 from iqa_keras.data.records import Record, Scale  # noqa: E402
+from iqa_keras.models import SiameseDifferenceIQA  # noqa: E402
 
 DEFAULT_FOLDER = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "pristine"
 TARGET_RATIO = 0.70
+MODEL_TARGET_RATIO = 2.0
 
 
 def main():
@@ -73,7 +81,33 @@ def main():
         f"ratio: {pipeline_rate / decode_rate:.0%} of the decode limit ({verdict} the "
         f"{TARGET_RATIO:.0%} target); per round: {', '.join(f'{ratio:.0%}' for ratio in ratios)}"
     )
-    print("model step rate: not measured yet (no model in the package yet)")
+    model_rate = model_pairs_per_second(config.batch_size, config.crop_size, args.rounds)
+    print(
+        f"model step rate (SiameseDifferenceIQA, float32, train_on_batch): "
+        f"{model_rate / config.batch_size:8.2f} steps/s = {model_rate:.1f} pairs/s"
+    )
+    verdict = "meets" if pipeline_rate >= MODEL_TARGET_RATIO * model_rate else "misses"
+    print(
+        f"pipeline / model step rate: {pipeline_rate / model_rate:.1f}x ({verdict} the "
+        f"{MODEL_TARGET_RATIO:g}x target that keeps the model from waiting for data)"
+    )
+
+
+def model_pairs_per_second(batch_size, crop_size, rounds):
+    """Training pairs per second of the default model on one repeated batch, median of `rounds` steps."""
+    model = SiameseDifferenceIQA()
+    model.compile()
+    rng = np.random.default_rng(0)
+    shape = (batch_size, *crop_size, 3)  # crop_size: (height, width)
+    inputs = {key: rng.uniform(0, 255, shape).astype("float32") for key in ("reference", "distorted")}
+    scores = rng.uniform(0, 1, (batch_size, 1)).astype("float32")
+    model.train_on_batch(inputs, scores)  # warm-up: traces the training step
+    rates = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        model.train_on_batch(inputs, scores)
+        rates.append(batch_size / (time.perf_counter() - start))
+    return statistics.median(rates)
 
 
 def raw_decode(paths, parallel):
