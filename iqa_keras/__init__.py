@@ -14,7 +14,10 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "evaluation", "export", "io", "losses", "metrics", "models", "scoring", "tiling", "training")
+_SUBMODULES = (
+    "data", "evaluation", "export", "io", "losses", "metrics", "models", "scoring", "serving", "tiling",
+    "training", "visualize",
+)
 _FUNCTIONS = {"score": "scoring", "load": "loading"}
 __all__ = ["__version__", *_FUNCTIONS, *_SUBMODULES]
 

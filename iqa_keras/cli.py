@@ -28,6 +28,7 @@ _SCORE_EXAMPLES = """examples:
   iqa-keras score --model my_model.keras --reference ref.png dist.png
   iqa-keras score --metric psnr --reference refs/ dists/ --format csv     (pairs matched by file name)
   iqa-keras score --metric ms_ssim --reference ref.png "dists/*.jpg" --format json
+  iqa-keras score --metric psnr --list pairs.csv            (columns: reference,distorted)
 """
 
 
@@ -88,7 +89,11 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=_SCORE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    score.add_argument("distorted", nargs="+", metavar="DISTORTED", help="images to score")
+    score.add_argument("distorted", nargs="*", metavar="DISTORTED", help="images to score")
+    score.add_argument(
+        "--list", metavar="CSV", dest="pair_list",
+        help="a CSV of the images to score: a distorted column and an optional reference column",
+    )
     score.add_argument(
         "--reference", "-r", metavar="REF",
         help="the reference image, or a folder of references matched to DISTORTED by file name "
@@ -231,6 +236,67 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind; default: 127.0.0.1")
     serve.add_argument("--name", metavar="NAME", help="model name in URLs; default: the folder's name")
     serve.set_defaults(run=_run_serve)
+
+    maps = commands.add_parser(
+        "maps",
+        help="write quality maps as heat overlays next to the images",
+        description=(
+            "Score images with a learned model and write each one's quality map as a heat overlay "
+            "PNG (<image>.quality.png): red where quality is poor, blue where it is good."
+        ),
+        epilog=(
+            "examples:\n"
+            "  iqa-keras maps --model fr.keras --reference ref.png dist.png\n"
+            "  iqa-keras maps --model nr.keras photos/ --out maps/"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    maps.add_argument("distorted", nargs="+", metavar="DISTORTED", help="images: files, folders or globs")
+    maps.add_argument("--model", required=True, metavar="PATH", help="a learned model: .keras file or bundled name")
+    maps.add_argument("--reference", "-r", metavar="REF", help="reference image or folder (full-reference models)")
+    maps.add_argument("--out", metavar="DIR", help="folder for the overlays; default: next to each image")
+    maps.add_argument("--alpha", type=float, default=0.5, help="opacity of the heat map; default: 0.5")
+    maps.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    maps.set_defaults(run=_run_maps)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate a metric or model on a database: SRCC, KRCC, PLCC, RMSE and a scatter plot",
+        description=(
+            "Score a database's images with a classic metric or a learned model and compare with the "
+            "human scores: SRCC, KRCC, PLCC (raw and after the VQEG logistic fit) and RMSE."
+        ),
+        epilog=(
+            "examples:\n"
+            "  iqa-keras evaluate --dataset kadid10k --root kadid10k/ --metric ms_ssim --plot kadid_msssim.png\n"
+            "  iqa-keras evaluate --dataset koniq10k --root koniq/ --model nr.keras --split official --part test"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument("--dataset", required=True, metavar="NAME", help="a reader name (kadid10k, tid2013, live, ...)")
+    evaluate.add_argument("--root", required=True, metavar="DIR", help="the database's folder (CSV file for csv)")
+    evaluated = evaluate.add_mutually_exclusive_group(required=True)
+    evaluated.add_argument("--metric", "-m", metavar="NAME", help="a classic metric")
+    evaluated.add_argument("--model", metavar="PATH", help="a learned model: .keras file or bundled name")
+    evaluate.add_argument(
+        "--split", choices=("all", "official", "content"), default="all",
+        help="all records, the release's official split, or a split by content; default: all",
+    )
+    evaluate.add_argument("--part", default="test", help="the part to evaluate with --split; default: test")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of --split content (80/20); default: 0")
+    evaluate.add_argument("--plot", metavar="PNG", help="write a scatter plot with the logistic fit")
+    evaluate.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    _add_format(evaluate)
+    evaluate.set_defaults(run=_run_evaluate)
+
+    models = commands.add_parser(
+        "models",
+        help="list the bundled models with their model cards",
+        description="List the models bundled in saved_models/, with the first lines of their model cards.",
+        epilog="example:\n  iqa-keras models",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    models.set_defaults(run=_run_models)
     return parser
 
 
@@ -243,6 +309,7 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
 
 def _run_score(arguments) -> int:
     from iqa_keras import inputs, scoring
+    from iqa_keras.data import DatasetError
 
     if arguments.metric is None and arguments.model is None:
         arguments.metric = "ssim"
@@ -254,18 +321,17 @@ def _run_score(arguments) -> int:
     except ValueError as error:  # an unknown metric name
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if needs_reference and arguments.reference is None:
-        print(f"iqa-keras score: error: {name} is full-reference: give --reference", file=sys.stderr)
+    if not arguments.distorted and arguments.pair_list is None:
+        print("iqa-keras score: error: name images to score, or give --list CSV", file=sys.stderr)
         return EXIT_USAGE
     try:
-        distorted = inputs.expand_images(arguments.distorted)
-        if arguments.reference is None:
-            pairs = [(None, path) for path in distorted]
-        else:
-            pairs = inputs.match_pairs(arguments.reference, distorted)
-    except inputs.InputError as error:
+        pairs = _pairs(arguments)
+    except (inputs.InputError, DatasetError) as error:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
+    if needs_reference and any(reference is None for reference, _ in pairs):
+        print(f"iqa-keras score: error: {name} is full-reference: give --reference", file=sys.stderr)
+        return EXIT_USAGE
     results = []
     failed = False
     for result in _progress(scoring.score_files(pairs, function, name), len(pairs), arguments):
@@ -280,6 +346,20 @@ def _run_score(arguments) -> int:
     ]
     _write(rows, arguments.format, columns=("distorted", "reference", "metric", "score"))
     return EXIT_FAILED_INPUT if failed else EXIT_OK
+
+
+def _pairs(arguments) -> list[tuple[str | None, str]]:
+    """(reference or None, distorted) pairs from the positional images and --list."""
+    from iqa_keras import inputs, scoring
+
+    pairs = scoring.read_pair_list(arguments.pair_list) if arguments.pair_list else []
+    if arguments.distorted:
+        distorted = inputs.expand_images(arguments.distorted)
+        if arguments.reference is None:
+            pairs += [(None, path) for path in distorted]
+        else:
+            pairs += inputs.match_pairs(arguments.reference, distorted)
+    return pairs
 
 
 def _run_metrics(arguments) -> int:
@@ -407,6 +487,97 @@ def _run_serve(arguments) -> int:
     except (ValueError, OSError) as error:
         print(f"iqa-keras serve: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
+    return EXIT_OK
+
+
+def _run_maps(arguments) -> int:
+    from iqa_keras import inputs, io, visualize
+    from iqa_keras.loading import load
+    from iqa_keras.tiling import Scorer
+
+    try:
+        scorer = Scorer(load(arguments.model))
+        distorted = inputs.expand_images(arguments.distorted)
+        if arguments.reference is not None:
+            pairs = inputs.match_pairs(arguments.reference, distorted)
+        elif scorer.full_reference:
+            print("iqa-keras maps: error: this model is full-reference: give --reference", file=sys.stderr)
+            return EXIT_USAGE
+        else:
+            pairs = [(None, path) for path in distorted]
+    except (FileNotFoundError, inputs.InputError) as error:
+        print(f"iqa-keras maps: error: {error}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
+    if arguments.out:
+        os.makedirs(arguments.out, exist_ok=True)
+    failed = False
+    for reference, path in _progress(pairs, len(pairs), arguments):
+        try:
+            image = io.read_image(path)
+            reference_image = None if reference is None else io.read_image(reference)
+            if reference_image is not None:
+                io.check_same_size(reference_image, image, reference, path)
+            prediction = scorer(image, reference_image, maps=True)
+        except ValueError as error:
+            failed = True
+            print(f"iqa-keras maps: error: {error}", file=sys.stderr)
+            continue
+        folder = arguments.out or os.path.dirname(path)
+        target = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + ".quality.png")
+        visualize.save_overlay(target, image, prediction.quality_map, alpha=arguments.alpha)
+        print(f"{path}\t{prediction.score:.6g}\t{target}")
+    return EXIT_FAILED_INPUT if failed else EXIT_OK
+
+
+def _run_evaluate(arguments) -> int:
+    from iqa_keras import evaluation, scoring, visualize
+    from iqa_keras.data import DatasetError, official_split, read_dataset, split_by_content
+
+    try:
+        function, _, name = scoring.measure(arguments.metric, arguments.model)
+        records = read_dataset(arguments.dataset, arguments.root)
+        if arguments.split == "official":
+            records = official_split(records)[arguments.part]
+        elif arguments.split == "content":
+            records = split_by_content(records, {"train": 0.8, "test": 0.2}, seed=arguments.seed)[0][arguments.part]
+    except (DatasetError, FileNotFoundError) as error:
+        print(f"iqa-keras evaluate: error: {error}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
+    except (ValueError, KeyError) as error:
+        print(f"iqa-keras evaluate: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    pairs = [(record.reference, record.distorted) for record in records]
+    results = list(_progress(scoring.score_files(pairs, function, name), len(pairs), arguments))
+    errors = [result.error for result in results if result.error is not None]
+    for error in errors:
+        print(f"iqa-keras evaluate: error: {error}", file=sys.stderr)
+    if errors:
+        return EXIT_FAILED_INPUT
+    # Correlations are reported for "higher = better" on both sides, as the field does.
+    sign = -1.0 if arguments.metric and scoring.metrics.get(arguments.metric).higher_is_better is False else 1.0
+    predictions = [sign * result.score for result in results]
+    human = [record.score for record in records]
+    result = evaluation.evaluate(predictions, human)
+    row = {"dataset": arguments.dataset, "measure": name, **result.as_dict()}
+    _write([row], arguments.format, columns=tuple(row))
+    if arguments.plot:
+        visualize.scatter_plot(predictions, human, path=arguments.plot, title=f"{name} on {arguments.dataset}")
+    return EXIT_OK
+
+
+def _run_models(arguments) -> int:
+    from iqa_keras.loading import BUNDLED_MODELS_DIR, bundled_models
+
+    names = bundled_models()
+    if not names:
+        print("No bundled models yet: score with --metric, or with --model PATH for your own .keras file.")
+    for name in names:
+        card = os.path.join(BUNDLED_MODELS_DIR, f"{name}.md")
+        summary = ""
+        if os.path.isfile(card):
+            with open(card, encoding="utf-8") as file:
+                summary = next((line.strip("# \n") for line in file if line.strip()), "")
+        print(f"{name}\t{summary}")
     return EXIT_OK
 
 

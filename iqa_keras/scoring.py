@@ -23,7 +23,7 @@ import numpy as np
 
 from iqa_keras import io, metrics
 
-__all__ = ["EXAMPLE_IMAGES", "PairScore", "measure", "score", "score_files"]
+__all__ = ["EXAMPLE_IMAGES", "PairScore", "measure", "read_pair_list", "score", "score_files"]
 
 _EXAMPLES = os.path.join(os.path.dirname(__file__), "examples")
 EXAMPLE_IMAGES = {
@@ -121,6 +121,30 @@ def score_files(pairs: Iterable[tuple[str | None, str]], function: Measure, name
             yield PairScore(distorted, reference, name, error=message)
         else:
             yield PairScore(distorted, reference, name, score=value)
+
+
+def read_pair_list(path: str | os.PathLike) -> list[tuple[str | None, str]]:
+    """(reference or None, distorted) pairs from a CSV with a `distorted` column and an
+    optional `reference` column; relative paths are resolved against the CSV's folder.
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "list.csv")
+    >>> _ = open(path, "w").write("reference,distorted\\nref.png,dist.png\\n")
+    >>> [(os.path.basename(r), os.path.basename(d)) for r, d in read_pair_list(path)]
+    [('ref.png', 'dist.png')]
+    """
+    from iqa_keras.data.readers._common import read_table
+
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    pairs = []
+    for row in read_table(os.fspath(path), required=("distorted",), optional=("reference",)):
+        reference = row.get("reference") or None
+        pairs.append((
+            None if reference is None else os.path.join(folder, reference),
+            os.path.join(folder, row["distorted"]),
+        ))
+    return pairs
 
 
 def _as_image(image) -> np.ndarray:

@@ -240,3 +240,44 @@ def test_serve_answers_the_client_and_stops_on_sigterm(tmp_path):
         _, err = server.communicate(timeout=60)
     assert server.returncode == 0, err
     assert "POST /v1/models/fr:predict" in err  # request logging
+
+
+def test_evaluate_a_metric_on_a_database_with_a_scatter_plot(tmp_path):
+    from iqa_keras.data.generate import generate_dataset
+
+    pristine = tmp_path / "pristine"
+    pristine.mkdir()
+    shutil.copy(REFERENCE, pristine / "astronaut.png")
+    generate_dataset(pristine, tmp_path / "synthetic", types=["gaussian_blur", "jpeg", "white_noise"],
+                     levels=[1, 3, 5], progress=False)
+    plot = tmp_path / "plot.png"
+    code, out, err = run("evaluate", "--dataset", "kadid10k", "--root", str(tmp_path / "synthetic"),
+                         "--metric", "mse", "--plot", str(plot), "-f", "json")
+    assert code == 0, err
+    [row] = json.loads(out)
+    assert row["measure"] == "mse" and row["n"] == 9
+    assert row["srcc"] > 0  # mse is lower-better: reported with its sign turned, as the field does
+    assert Image.open(plot).size == (640, 480)
+    code, _, err = run("evaluate", "--dataset", "nosuch", "--root", str(tmp_path), "--metric", "mse")
+    assert code == 2 and "nosuch" in err
+
+
+def test_maps_score_list_and_models(tmp_path):
+    import keras
+
+    from iqa_keras.models import SiameseDifferenceIQA
+
+    keras.utils.set_random_seed(0)
+    model = tmp_path / "fr.keras"
+    SiameseDifferenceIQA(fusion_filters=8, num_residual_blocks=0).save(model)
+    code, out, err = run("maps", "--model", str(model), "-r", REFERENCE, JPEG, "--out", str(tmp_path / "maps"))
+    assert code == 0, err
+    overlay = tmp_path / "maps" / "distorted_jpeg.quality.png"
+    assert Image.open(overlay).size[0] == 256 and str(overlay) in out
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"reference,distorted\n{REFERENCE},{JPEG}\n{REFERENCE},{BLUR}\n")
+    code, out, err = run("score", "-m", "psnr", "--list", str(pairs), "-f", "json")
+    assert code == 0, err
+    assert [row["distorted"] for row in json.loads(out)] == [JPEG, BLUR]
+    code, out, _ = run("models")
+    assert code == 0 and "No bundled models yet" in out
