@@ -23,3 +23,15 @@ def photos():
 
     images = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
     return [image[:256, :256].astype(np.float32) for image in images]
+
+
+@pytest.fixture
+def mixed_bfloat16():
+    """Runs a test under the mixed_bfloat16 policy, restoring float32 afterwards."""
+    import keras
+
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")

@@ -53,15 +53,6 @@ def changed(before, model):
     return any(not np.array_equal(b, np.asarray(a)) for b, a in zip(before, model.weights))
 
 
-@pytest.fixture
-def mixed_bfloat16():
-    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
-
-
 def test_inference_needs_only_the_distorted_image():
     model = tiny_model(output_keys=ALL_OUTPUTS)
     distorted = synthetic_task(2, size=36)[0]["distorted"][:, :, :36]

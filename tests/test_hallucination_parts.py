@@ -41,15 +41,6 @@ def assert_round_trip(model, inputs, tmp_path):
         np.testing.assert_allclose(actual, wanted, rtol=1e-5, atol=1e-5)
 
 
-@pytest.fixture
-def mixed_bfloat16():
-    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
-
-
 # --- HallucinationGenerator -----------------------------------------------------------
 
 

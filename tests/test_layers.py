@@ -18,15 +18,6 @@ def pyramid(seed):
     return [rng.normal(size=shape).astype("float32") for shape in PYRAMID_SHAPES]
 
 
-@pytest.fixture
-def mixed_bfloat16():
-    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
-
-
 def as_list(outputs):
     return [np.asarray(output) for output in keras.tree.flatten(outputs)]
 

@@ -40,15 +40,6 @@ def noise_task(count, seed):
     return {"reference": reference, "distorted": distorted}, (1 - strength)[:, None]
 
 
-@pytest.fixture
-def mixed_bfloat16():
-    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
-
-
 def test_score_only_model_returns_a_float32_score_tensor():
     model = tiny_model()
     score = model(pairs(32, 32))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from iqa_keras.layers._validate import check_int, check_kernel_size, known_channels
+from iqa_keras.layers._validate import check_kernel_size, known_channels
 
 __all__ = ["ResidualBlock"]
 

@@ -76,6 +76,7 @@ from keras import ops
 from iqa_keras.evaluation import PLCC, SRCC
 from iqa_keras.layers import ResizeLike
 from iqa_keras.losses import CombinedLoss, MeanAbsoluteError, PairwiseRankingLoss
+from iqa_keras.models._arguments import checked_output_keys, is_auto
 from iqa_keras.models.hallucination_generator import HallucinationGenerator
 from iqa_keras.models.hallucination_regressor import HallucinationGuidedRegressor
 from iqa_keras.models.patch_discriminator import PatchDiscriminator
@@ -169,7 +170,7 @@ class HallucinatedIQA(keras.Model):
         map_resolution: str = "input",
         **kwargs,
     ):
-        output_keys = _checked_output_keys(output_keys)
+        output_keys = checked_output_keys(output_keys, OUTPUT_KEYS)
         if map_resolution not in MAP_RESOLUTIONS:
             raise ValueError(
                 f"`map_resolution` must be one of {MAP_RESOLUTIONS}. Received: "
@@ -277,15 +278,15 @@ class HallucinatedIQA(keras.Model):
                 "`quality_threshold` must be a positive number. Received: "
                 f"quality_threshold={quality_threshold!r}"
             )
-        if _is_auto(generator_optimizer):
+        if is_auto(generator_optimizer):
             generator_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
-        if _is_auto(discriminator_optimizer):
+        if is_auto(discriminator_optimizer):
             discriminator_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
-        if _is_auto(regressor_optimizer):
+        if is_auto(regressor_optimizer):
             regressor_optimizer = keras.optimizers.AdamW(1e-4)
-        if _is_auto(regressor_loss):
+        if is_auto(regressor_loss):
             regressor_loss = CombinedLoss([MeanAbsoluteError(), PairwiseRankingLoss()])
-        if _is_auto(metrics):
+        if is_auto(metrics):
             metrics = [SRCC(), PLCC()]
         self._compile_arguments = {
             "generator_optimizer": generator_optimizer,
@@ -556,28 +557,9 @@ def _copy(model):
     return copy
 
 
-def _is_auto(argument) -> bool:
-    return isinstance(argument, str) and argument == "auto"
-
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _checked_output_keys(output_keys) -> tuple[str, ...]:
-    """`output_keys` as a tuple of distinct known keys that includes "score"."""
-    keys = tuple(output_keys) if isinstance(output_keys, (list, tuple)) else None
-    if (
-        keys is None
-        or "score" not in keys
-        or len(set(keys)) != len(keys)
-        or not set(keys) <= set(OUTPUT_KEYS)
-    ):
-        raise ValueError(
-            f"`output_keys` must be a list or tuple of distinct keys from {OUTPUT_KEYS}, "
-            f"including 'score'. Received: output_keys={output_keys!r}"
-        )
-    return keys
 
 
 def _checked_loss_weights(loss_weights) -> dict:

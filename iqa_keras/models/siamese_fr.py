@@ -18,6 +18,7 @@ from iqa_keras.evaluation import PLCC, SRCC
 from iqa_keras.layers import AttentionBlock, DifferenceFusion, ResidualBlock, ResizeLike
 from iqa_keras.layers._validate import check_int
 from iqa_keras.losses import CombinedLoss, MeanAbsoluteError, PLCCLoss
+from iqa_keras.models._arguments import checked_output_keys, is_auto
 from iqa_keras.models.encoders import ENCODERS, build_encoder
 
 __all__ = ["SiameseDifferenceIQA"]
@@ -106,7 +107,7 @@ class SiameseDifferenceIQA(keras.Model):
         map_resolution: str = "input",
         **kwargs,
     ):
-        output_keys = _checked_output_keys(output_keys)
+        output_keys = checked_output_keys(output_keys, OUTPUT_KEYS)
         _check_arguments(
             encoder,
             encoder_options,
@@ -189,7 +190,7 @@ class SiameseDifferenceIQA(keras.Model):
         correlation to measure and adds nothing; the streaming SRCC and PLCC still
         cover the whole set. Other keyword arguments go to `keras.Model.compile`.
         """
-        if _is_auto(optimizer):
+        if is_auto(optimizer):
             optimizer = keras.optimizers.AdamW(learning_rate=1e-4)
         score_loss = CombinedLoss([MeanAbsoluteError(), PLCCLoss()])
         score_metrics = [SRCC(), PLCC()]
@@ -204,8 +205,8 @@ class SiameseDifferenceIQA(keras.Model):
             default_metrics["distortion_type"] = [keras.metrics.SparseCategoricalAccuracy()]
         if {"quality_map", "attention_map"} & set(self.output_keys):
             default_metrics = None
-        loss = default_loss if _is_auto(loss) else loss
-        metrics = default_metrics if _is_auto(metrics) else metrics
+        loss = default_loss if is_auto(loss) else loss
+        metrics = default_metrics if is_auto(metrics) else metrics
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):
@@ -256,25 +257,6 @@ class SiameseDifferenceIQA(keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
-
-def _is_auto(argument) -> bool:
-    return isinstance(argument, str) and argument == "auto"
-
-
-def _checked_output_keys(output_keys) -> tuple[str, ...]:
-    """`output_keys` as a tuple of distinct known keys that includes "score"."""
-    keys = tuple(output_keys) if isinstance(output_keys, (list, tuple)) else None
-    if (
-        keys is None
-        or "score" not in keys
-        or len(set(keys)) != len(keys)
-        or not set(keys) <= set(OUTPUT_KEYS)
-    ):
-        raise ValueError(
-            f"`output_keys` must be a list or tuple of distinct keys from {OUTPUT_KEYS}, "
-            f"including 'score'. Received: output_keys={output_keys!r}"
-        )
-    return keys
 
 
 def _check_arguments(
