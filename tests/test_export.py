@@ -342,6 +342,25 @@ def test_real_siamese_model_exports_with_its_maps(tmp_path):
         np.testing.assert_allclose(outputs[key], expected[key], atol=1e-5)
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_real_hallucinated_model_exports_as_no_reference(tmp_path, batch):
+    from iqa_keras.models import HallucinatedIQA, HallucinationGenerator, HallucinationGuidedRegressor
+
+    generator = HallucinationGenerator(filters=8, num_residual_blocks=0)
+    model = HallucinatedIQA(
+        generator, regressor=HallucinationGuidedRegressor(generator.feature_channels, filters=8)
+    ).with_outputs(("score", "quality_map"))
+    exported = load_exported(export_saved_model(model, tmp_path))
+    assert sorted(signature_io(exported, "serve_bytes").inputs) == ["image_bytes"]
+    distorted = images(batch, 40, 56, seed=batch)
+    expected = as_numpy(model({"distorted": distorted}))
+    from_arrays = exported.predict_arrays(image=distorted)
+    from_bytes = exported.predict_bytes(image_bytes=[encode(image) for image in distorted])
+    for outputs in (from_arrays, from_bytes):
+        np.testing.assert_allclose(outputs["score"], expected["score"][:, 0], atol=1e-5)
+        np.testing.assert_allclose(outputs["quality_map"], expected["quality_map"], atol=1e-5)
+
+
 def test_onnx_without_tf2onnx_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tf2onnx", None)
     with pytest.raises(ImportError, match=re.escape("install iqa-keras[onnx]")):
