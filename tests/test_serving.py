@@ -412,9 +412,10 @@ def _wait_for(condition, what, seconds=30.0):
 
 
 def _refuses(port) -> bool:
+    """True once the port takes no connection: refused, or reset while its socket closes."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     return False
 
