@@ -383,3 +383,17 @@ def test_onnx_export_equals_the_keras_model(fr_model, tmp_path):
         expected = keras_outputs(fr_model, reference, distorted)
         np.testing.assert_allclose(outputs["score"], expected["score"][:, 0], atol=1e-4)
         np.testing.assert_allclose(outputs["quality_map"], expected["quality_map"], atol=1e-4)
+
+
+@pytest.mark.parametrize("format", ["PNG", "BMP", "GIF", "JPEG"])
+def test_graph_decoder_refuses_decompression_bombs_before_decoding(format, monkeypatch):
+    import PIL.Image
+
+    from iqa_keras.data import decode
+
+    contents = encode(images(1, 20, 30)[0], format=format)
+    decoded = tf.function(decode.decode_image_bytes)(tf.constant(contents))
+    assert tuple(decoded.shape) == (20, 30, 3)  # the size each header declares is read right
+    monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 599)  # 600 pixels is "too large" now
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too large to decode safely"):
+        tf.function(decode.decode_image_bytes)(tf.constant(contents))
