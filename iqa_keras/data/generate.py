@@ -67,7 +67,7 @@ from iqa_keras.data.distortions._validate import check_level
 from iqa_keras.data.records import DatasetError
 from iqa_keras.io import read_image
 
-__all__ = ["GenerationSummary", "generate_dataset"]
+__all__ = ["GenerationSummary", "generate_dataset", "pristine_files"]
 
 _COMPOSITION_SIZES = (2, 3)
 # The type field of SeedSequence entropy for compositions (KADID type ids are 1..25).
@@ -138,7 +138,7 @@ def generate_dataset(
             f"Received: types={types!r}"
         )
     pristine_dir, out_dir = os.fspath(pristine_dir), os.fspath(out_dir)
-    sources = _pristine_files(pristine_dir)
+    sources = pristine_files(pristine_dir)
     width = max(2, len(str(len(sources))))
     references = {f"I{number:0{width}d}": source for number, source in enumerate(sources, 1)}
     images_dir = os.path.join(out_dir, "images")
@@ -220,7 +220,8 @@ def _check_count(value, name: str) -> int:
     return int(value)
 
 
-def _pristine_files(pristine_dir: str) -> list[str]:
+def pristine_files(pristine_dir: str) -> list[str]:
+    """The image files of a pristine folder, sorted: the order references are numbered in."""
     if not os.path.isdir(pristine_dir):
         raise DatasetError(f"Pristine image folder not found: {pristine_dir}")
     extensions = set(Image.registered_extensions())

@@ -1,0 +1,335 @@
+"""Accuracy of the default models and of PSNR, SSIM and MS-SSIM on held-out photos.
+
+Run: `python bench/accuracy_report.py [--photos 4] [--fr-model NAME_OR_PATH]
+[--nr-model NAME_OR_PATH]`, or `--data DIR` to score an existing dataset made by
+`iqa-keras generate` (KADID-10k layout) instead of generating one. CPU or GPU.
+
+Data. Without `--data`, a dataset is generated into a temporary folder (all 25 KADID
+types unless `--types`, levels 1-5, no compositions, `--seed`) from the first `--photos`
+held-out photos of `--pristine` (default `../shared/pristine` beside the repository;
+a folder of images, or a folder of such folders, of which `--subset` is taken). The
+held-out photos are those of the training recipe's `test` part: `--recipe` (default
+`training/synthetic_fr.yaml`; `synthetic_nr.yaml` has the same split) is read with
+`load_config`, and its `split_by_content` (its ratios and `split_seed`) is drawn over
+the references `generate` would make from the whole pristine folder (`I01`, `I02`, ...
+in the sorted order of the file names), so the photos are exactly those a model
+trained with that recipe on that folder never saw (neither in training nor for early
+stopping). The distorted images are drawn anew (another reference number gives
+other random draws), not the training set's own files.
+
+Figures, one row per measure (the classic metrics always; each model only when given,
+loaded with `iqa_keras.load` and scored whole-image with `iqa_keras.tiling.Scorer`):
+
+- SRCC and PLCC (after the five-parameter logistic fit), `iqa_keras.evaluation.evaluate`,
+  of the measure against the human prior label (KADID-10k's mean score of the type and
+  level, 1-5, higher = better), over all distorted images, compositions included;
+- level-ranking consistency: for each (photo, distortion type), the SRCC between the
+  measure and minus the level (level 5 is the worst), averaged over the groups; groups
+  where the measure is constant are left out and counted; compositions are left out;
+- AUC (no-reference model only): how well its score separates the pristine references
+  (positives) from the distorted images, the Mann-Whitney U over positives x negatives;
+- per distortion type: the SRCC within each type (compositions left out).
+
+PSNR, SSIM and MS-SSIM are `iqa_keras.metrics.get(name).function(reference, distorted,
+data_range=255.0)` with their default colour handling, on `iqa_keras.io.read_image`
+arrays (an infinite PSNR, of an image identical to its reference, is set 1 dB above the
+largest finite one, keeping the ranks); a lower-is-better measure would have its sign turned so that every correlation
+reads higher = better. Last, the issue's targets, met or missed, for the models given.
+Progress goes to stderr, the report to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import math
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+import iqa_keras  # noqa: E402
+from iqa_keras import metrics  # noqa: E402
+from iqa_keras.data import read_dataset  # noqa: E402
+from iqa_keras.data.distortions import get_distortion  # noqa: E402
+from iqa_keras.data.generate import pristine_files, generate_dataset  # noqa: E402
+from iqa_keras.data.records import DatasetError, Record, Scale  # noqa: E402
+from iqa_keras.data.splits import split_by_content  # noqa: E402
+from iqa_keras.evaluation import LogisticFitWarning, evaluate  # noqa: E402
+from iqa_keras.io import read_image  # noqa: E402
+from iqa_keras.tiling import Scorer  # noqa: E402
+from iqa_keras.training.config import load_config  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_PRISTINE = os.path.join(REPO_ROOT, "..", "shared", "pristine")
+DEFAULT_RECIPE = os.path.join(REPO_ROOT, "training", "synthetic_fr.yaml")
+HELD_OUT_PART = "test"
+CLASSIC_METRICS = ("psnr", "ssim", "ms_ssim")
+FR_SRCC_TARGET, FR_MARGIN_OVER_MS_SSIM = 0.93, 0.10
+NR_SRCC_TARGET, LEVEL_CONSISTENCY_TARGET = 0.85, 0.95
+
+
+@dataclasses.dataclass
+class Measure:
+    """One row of the report: a name, its scores per distorted image, and for a
+    no-reference model its scores of the pristine references."""
+
+    name: str
+    kind: str  # "metric", "fr" or "nr"
+    scores: np.ndarray
+    reference_scores: np.ndarray | None = None
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", help="an existing dataset made by `iqa-keras generate`")
+    parser.add_argument("--pristine", default=DEFAULT_PRISTINE,
+                        help="folder of pristine photos (default: ../shared/pristine)")
+    parser.add_argument("--subset", default="CBSD68",
+                        help="subfolder of --pristine to use when it holds no images itself")
+    parser.add_argument("--photos", type=int, default=4, help="how many held-out photos (sorted)")
+    parser.add_argument("--types", help="comma-separated KADID type ids or names (default: all 25)")
+    parser.add_argument("--seed", type=int, default=0, help="the generation seed")
+    parser.add_argument("--recipe", default=DEFAULT_RECIPE, help="training recipe whose split to mirror")
+    parser.add_argument("--fr-model", help="full-reference model: .keras path or bundled name")
+    parser.add_argument("--nr-model", help="no-reference model: .keras path or bundled name")
+    args = parser.parse_args(argv)
+    if args.photos < 1:
+        parser.error("--photos must be at least 1")
+    return args
+
+
+# --------------------------------------------------------------------------------------
+# Data.
+
+
+def pristine_folder(pristine: str, subset: str) -> str:
+    """`pristine` itself if it holds images, else its `subset` subfolder."""
+    if not os.path.isdir(pristine):
+        sys.exit(f"No pristine photo folder at {os.path.normpath(pristine)}: pass --pristine DIR "
+                 "(a folder of photos) or --data DIR (a dataset made by `iqa-keras generate`).")
+    try:
+        pristine_files(pristine)
+        return pristine
+    except DatasetError:  # no images directly inside: use the subset
+        folder = os.path.join(pristine, subset)
+        if not os.path.isdir(folder):
+            sys.exit(f"{os.path.normpath(pristine)} holds no images and no {subset!r} subfolder; "
+                     "pass --pristine or --subset.")
+        return folder
+
+
+def held_out_photos(folder: str, recipe: str, count: int) -> list[str]:
+    """The first `count` (sorted) pristine files of the recipe's held-out part."""
+    names = pristine_files(folder)
+    data = load_config(recipe).data
+    width = max(2, len(str(len(names))))  # the reference ids `generate` gives
+    records = [Record(name, 3.0, Scale(1.0, 5.0, True), content_id=f"I{number:0{width}d}")
+               for number, name in enumerate(names, 1)]
+    (parts,) = split_by_content(records, data.ratios, seed=data.split_seed)
+    held_out = sorted(record.distorted for record in parts[HELD_OUT_PART])
+    print(f"held-out photos: {len(held_out)} of {len(names)} ({HELD_OUT_PART!r} part of "
+          f"{os.path.basename(recipe)}: ratios {dict(data.ratios)}, split_seed {data.split_seed}); "
+          f"using the first {min(count, len(held_out))}: {', '.join(held_out[:count])}")
+    return held_out[:count]
+
+
+def generated_dataset(args, temporary: str) -> str:
+    """Generates the held-out dataset under `temporary` and returns its folder."""
+    folder = pristine_folder(args.pristine, args.subset)
+    photos = held_out_photos(folder, args.recipe, args.photos)
+    chosen = os.path.join(temporary, "pristine")
+    os.makedirs(chosen)
+    for name in photos:
+        shutil.copy(os.path.join(folder, name), chosen)
+    out = os.path.join(temporary, "dataset")
+    types = args.types.split(",") if args.types else None
+    print(f"generating {len(photos)} photos x {len(types) if types else 25} types x 5 levels...",
+          file=sys.stderr)
+    generate_dataset(chosen, out, types=types, levels=(1, 2, 3, 4, 5), compositions=0,
+                     seed=args.seed, progress=False)
+    return out
+
+
+def is_composition(record: Record) -> bool:
+    return not str(record.distortion_type).isdigit()
+
+
+# --------------------------------------------------------------------------------------
+# Scoring.
+
+
+def classic_measure(name: str, records: list[Record]) -> Measure:
+    info = metrics.get(name)
+    sign = -1.0 if info.higher_is_better is False else 1.0
+    scores = []
+    for record in tqdm(records, desc=name, file=sys.stderr):
+        reference, distorted = read_image(record.reference), read_image(record.distorted)
+        scores.append(sign * float(np.asarray(info.function(reference, distorted, data_range=255.0))))
+    return Measure(name if sign > 0 else f"-{name}", "metric", finite(np.array(scores), name))
+
+
+def finite(scores: np.ndarray, name: str) -> np.ndarray:
+    """`scores` with +-inf (PSNR of an image identical to its reference) set one above
+    (below) the finite range: ranks are kept and the logistic fit stays defined."""
+    infinite = np.isinf(scores)
+    if infinite.any():
+        low, high = scores[~infinite].min(), scores[~infinite].max()
+        scores = np.where(scores == np.inf, high + 1.0, np.where(scores == -np.inf, low - 1.0, scores))
+        print(f"note: {name}: {infinite.sum()} infinite values (distorted image identical to its "
+              "reference) set 1 beyond the finite range")
+    return scores
+
+
+def model_measure(name_or_path: str, kind: str, records: list[Record]) -> Measure:
+    scorer = Scorer(iqa_keras.load(name_or_path))
+    if scorer.full_reference != (kind == "fr"):
+        expected = "full-reference" if kind == "fr" else "no-reference"
+        sys.exit(f"--{kind}-model {name_or_path} is not a {expected} model.")
+    label = f"{kind.upper()} model {os.path.basename(name_or_path)}"
+    scores = []
+    for record in tqdm(records, desc=label, file=sys.stderr):
+        reference = read_image(record.reference) if kind == "fr" else None
+        scores.append(scorer(read_image(record.distorted), reference).score)
+    references = None
+    if kind == "nr":
+        pristine = sorted({record.reference for record in records})
+        references = np.array([scorer(read_image(path)).score
+                               for path in tqdm(pristine, desc=f"{label} (pristine)", file=sys.stderr)])
+    return Measure(label, kind, np.array(scores, np.float64), references)
+
+
+# --------------------------------------------------------------------------------------
+# Figures.
+
+
+def level_consistency(scores: np.ndarray, records: list[Record]) -> tuple[float, int, int]:
+    """Mean SRCC(score, -level) over (photo, type) groups; (mean, groups used, constant)."""
+    groups = collections.defaultdict(list)
+    for index, record in enumerate(records):
+        if not is_composition(record):
+            groups[(record.content_id, record.distortion_type)].append(index)
+    values, constant = [], 0
+    for indices in groups.values():
+        group = scores[indices]
+        if np.ptp(group) == 0:
+            constant += 1
+            continue
+        levels = [-records[index].distortion_level for index in indices]
+        values.append(stats.spearmanr(group, levels).statistic)
+    return (float(np.mean(values)) if values else math.nan), len(values), constant
+
+
+def separation_auc(measure: Measure) -> float:
+    """P(a pristine image scores above a distorted one), ties counting one half."""
+    if measure.reference_scores is None:
+        return math.nan
+    positives, negatives = measure.reference_scores, measure.scores
+    u = stats.mannwhitneyu(positives, negatives).statistic
+    return float(u / (len(positives) * len(negatives)))
+
+
+def per_type_srcc(scores: np.ndarray, records: list[Record], labels: np.ndarray) -> dict[str, float]:
+    by_type = collections.defaultdict(list)
+    for index, record in enumerate(records):
+        if not is_composition(record):
+            by_type[record.distortion_type].append(index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LogisticFitWarning)  # only the SRCC is used
+        return {kind: evaluate(scores[indices], labels[indices]).srcc
+                for kind, indices in sorted(by_type.items())}
+
+
+def type_name(token: str) -> str:
+    return f"{token} {get_distortion(token).name}"
+
+
+def fmt(value: float) -> str:
+    return "   -  " if math.isnan(value) else f"{value:6.3f}"
+
+
+def print_overall(measures: list[Measure], records: list[Record], labels: np.ndarray) -> dict:
+    compositions = sum(map(is_composition, records))
+    print(f"\nOverall: {len(records)} distorted images of {len({r.content_id for r in records})} "
+          f"photos ({compositions} compositions, included in SRCC/PLCC only)")
+    print(f"{'measure':<28} {'SRCC':>6} {'PLCC':>6} {'level':>6} {'AUC':>6} {'n':>6}  level groups")
+    summary = {}
+    for measure in measures:
+        result = evaluate(measure.scores, labels)
+        level, used, constant = level_consistency(measure.scores, records)
+        auc = separation_auc(measure)
+        summary[measure.name] = (measure, result.srcc, level)
+        print(f"{measure.name:<28} {fmt(result.srcc)} {fmt(result.plcc)} {fmt(level)} {fmt(auc)} "
+              f"{result.n:>6}  {used} used, {constant} constant left out")
+    print("level = level-ranking consistency; AUC = pristine vs distorted (no-reference model only)")
+    return summary
+
+
+def print_per_type(measures: list[Measure], records: list[Record], labels: np.ndarray) -> None:
+    tables = [per_type_srcc(measure.scores, records, labels) for measure in measures]
+    if not tables[0]:
+        return
+    names = [measure.name[:12] for measure in measures]
+    print("\nSRCC per distortion type (within the type, over photos x levels)")
+    print(f"{'type':<31} " + " ".join(f"{name:>12}" for name in names))
+    for token in tables[0]:
+        print(f"{type_name(token):<31} " + " ".join(f"{fmt(table[token]):>12}" for table in tables))
+
+
+def print_targets(summary: dict) -> None:
+    print("\nTargets")
+    models = [entry for entry in summary.values() if entry[0].kind != "metric"]
+    if not models:
+        print("no model given (--fr-model / --nr-model): no target to check")
+        return
+    ms_ssim = summary.get("ms_ssim", (None, math.nan))[1]
+    for measure, srcc, level in models:
+        checks = [(f"SRCC >= {FR_SRCC_TARGET}" if measure.kind == "fr" else f"SRCC >= {NR_SRCC_TARGET}",
+                   srcc, FR_SRCC_TARGET if measure.kind == "fr" else NR_SRCC_TARGET),
+                  (f"level-ranking consistency >= {LEVEL_CONSISTENCY_TARGET}", level,
+                   LEVEL_CONSISTENCY_TARGET)]
+        if measure.kind == "fr":
+            checks.append((f"SRCC >= MS-SSIM's + {FR_MARGIN_OVER_MS_SSIM} = "
+                           f"{ms_ssim + FR_MARGIN_OVER_MS_SSIM:.3f}", srcc,
+                           ms_ssim + FR_MARGIN_OVER_MS_SSIM))
+        for text, value, target in checks:
+            verdict = "met" if value >= target else "MISSED"
+            print(f"{measure.name:<28} {text:<48} {fmt(value)}  {verdict}")
+
+
+def report(root: str, args: argparse.Namespace) -> None:
+    records = read_dataset("kadid10k", root)
+    labels = np.array([record.raw_score for record in records], np.float64)
+    measures = [classic_measure(name, records) for name in CLASSIC_METRICS]
+    for kind, model in (("fr", args.fr_model), ("nr", args.nr_model)):
+        if model:
+            measures.append(model_measure(model, kind, records))
+        else:
+            print(f"note: no --{kind}-model given: the {kind.upper()} model is skipped")
+    summary = print_overall(measures, records, labels)
+    print_per_type(measures, records, labels)
+    print_targets(summary)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.data:
+        if not os.path.isdir(args.data):
+            sys.exit(f"No dataset folder at {args.data}")
+        print(f"dataset: {args.data} (given with --data; held-out status not checked)")
+        report(args.data, args)
+        return
+    with tempfile.TemporaryDirectory(prefix="iqa_accuracy_") as temporary:
+        report(generated_dataset(args, temporary), args)
+
+
+if __name__ == "__main__":
+    main()
