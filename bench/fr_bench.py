@@ -172,9 +172,8 @@ def peak_memory_gb(index: int, train_batch: int) -> float:
     return float(result.stdout.split()[-1])
 
 
-def child_peak_memory(index: int, train_batch: int) -> None:
-    """Prints the peak memory growth of one configuration, in GB (run in a subprocess)."""
-    step = step_function(configs(train_batch)[index], {})
+def step_peak_memory_gb(step) -> float:
+    """Peak memory growth over a few calls of `step`, in GB: the GPU's when there is one."""
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
     if on_gpu:
         tf.config.experimental.reset_memory_stats("GPU:0")
@@ -182,7 +181,12 @@ def child_peak_memory(index: int, train_batch: int) -> None:
     for _ in range(1 + MEMORY_CALLS):
         step()
     grown = tf.config.experimental.get_memory_info("GPU:0")["peak"] if on_gpu else peak_rss() - before
-    print(grown / 1e9)
+    return grown / 1e9
+
+
+def child_peak_memory(index: int, train_batch: int) -> None:
+    """Prints the peak memory growth of one configuration, in GB (run in a subprocess)."""
+    print(step_peak_memory_gb(step_function(configs(train_batch)[index], {})))
 
 
 def main():

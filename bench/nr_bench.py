@@ -39,7 +39,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fr_bench import MEMORY_CALLS, calls_per_second, peak_rss, random_pairs  # noqa: E402
+from fr_bench import calls_per_second, random_pairs, step_peak_memory_gb  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -128,15 +128,7 @@ def peak_memory_gb(index: int, args) -> float:
 
 def child_peak_memory(index: int, args) -> None:
     """Prints the peak memory growth of one configuration, in GB (run in a subprocess)."""
-    step = step_function(configs(args)[index], {})
-    on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    if on_gpu:
-        tf.config.experimental.reset_memory_stats("GPU:0")
-    before = peak_rss()
-    for _ in range(1 + MEMORY_CALLS):
-        step()
-    grown = tf.config.experimental.get_memory_info("GPU:0")["peak"] if on_gpu else peak_rss() - before
-    print(grown / 1e9)
+    print(step_peak_memory_gb(step_function(configs(args)[index], {})))
 
 
 def main():

@@ -24,25 +24,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def peak_rss() -> int:
-    """The process's peak resident memory, in bytes.
-
-    VmHWM on Linux: `ru_maxrss` would not do there, since Linux carries the parent's
-    peak over into a child across fork and exec, which would mask the child's own peak.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
-    except OSError:  # not Linux: ru_maxrss, in bytes on macOS
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fr_bench import peak_rss  # noqa: E402
 
 
 def available_memory() -> float | None:

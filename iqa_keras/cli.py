@@ -325,7 +325,7 @@ def _run_score(arguments) -> int:
         print("iqa-keras score: error: name images to score, or give --list CSV", file=sys.stderr)
         return EXIT_USAGE
     try:
-        pairs = _pairs(arguments)
+        pairs = _pairs(arguments.distorted, arguments.reference, arguments.pair_list)
     except (inputs.InputError, DatasetError) as error:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
@@ -348,17 +348,17 @@ def _run_score(arguments) -> int:
     return EXIT_FAILED_INPUT if failed else EXIT_OK
 
 
-def _pairs(arguments) -> list[tuple[str | None, str]]:
-    """(reference or None, distorted) pairs from the positional images and --list."""
+def _pairs(distorted_names, reference=None, pair_list=None) -> list[tuple[str | None, str]]:
+    """(reference or None, distorted) pairs from named images (files, folders, globs) and a CSV list."""
     from iqa_keras import inputs, scoring
 
-    pairs = scoring.read_pair_list(arguments.pair_list) if arguments.pair_list else []
-    if arguments.distorted:
-        distorted = inputs.expand_images(arguments.distorted)
-        if arguments.reference is None:
+    pairs = scoring.read_pair_list(pair_list) if pair_list else []
+    if distorted_names:
+        distorted = inputs.expand_images(distorted_names)
+        if reference is None:
             pairs += [(None, path) for path in distorted]
         else:
-            pairs += inputs.match_pairs(arguments.reference, distorted)
+            pairs += inputs.match_pairs(reference, distorted)
     return pairs
 
 
@@ -497,14 +497,10 @@ def _run_maps(arguments) -> int:
 
     try:
         scorer = Scorer(load(arguments.model))
-        distorted = inputs.expand_images(arguments.distorted)
-        if arguments.reference is not None:
-            pairs = inputs.match_pairs(arguments.reference, distorted)
-        elif scorer.full_reference:
+        if scorer.full_reference and arguments.reference is None:
             print("iqa-keras maps: error: this model is full-reference: give --reference", file=sys.stderr)
             return EXIT_USAGE
-        else:
-            pairs = [(None, path) for path in distorted]
+        pairs = _pairs(arguments.distorted, arguments.reference)
     except (FileNotFoundError, inputs.InputError) as error:
         print(f"iqa-keras maps: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT

@@ -258,7 +258,6 @@ class SiameseDifferenceIQA(keras.Model):
         return cls(**config)
 
 
-
 def _check_arguments(
     encoder,
     encoder_options,
