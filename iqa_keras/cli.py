@@ -136,7 +136,9 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    generate.add_argument("--pristine", required=True, metavar="DIR", help="folder of pristine images")
+    generate.add_argument(
+        "--pristine", required=True, nargs="+", metavar="DIR", help="folder(s) of pristine images"
+    )
     generate.add_argument("--out", required=True, metavar="DIR", help="dataset folder to write (or resume)")
     generate.add_argument("--types", nargs="+", metavar="TYPE", help="distortion ids or names; default: all 25")
     generate.add_argument(
@@ -147,6 +149,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="also make K random compositions of 2 or 3 distortions per photo; default: 0",
     )
     generate.add_argument("--seed", type=int, default=0, help="the dataset follows from it; default: 0")
+    generate.add_argument(
+        "--max-side", type=int, metavar="PIXELS",
+        help="downscale larger photos to this longer side first (KADID-10k's is 512); default: keep",
+    )
+    generate.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="processes working in parallel; default: 1"
+    )
     generate.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     generate.set_defaults(run=_run_generate)
 
@@ -387,9 +396,11 @@ def _run_generate(arguments) -> int:
     from iqa_keras.io import ImageReadError
 
     try:
+        pristine = arguments.pristine[0] if len(arguments.pristine) == 1 else arguments.pristine
         summary = generate_dataset(
-            arguments.pristine, arguments.out, types=arguments.types, levels=arguments.levels,
-            compositions=arguments.compose, seed=arguments.seed,
+            pristine, arguments.out, types=arguments.types, levels=arguments.levels,
+            compositions=arguments.compose, seed=arguments.seed, max_side=arguments.max_side,
+            workers=arguments.workers,
             progress=not arguments.no_progress and sys.stderr.isatty(),
         )
     except (DatasetError, ImageReadError) as error:

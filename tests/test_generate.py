@@ -184,6 +184,8 @@ def test_resuming_with_another_seed_or_other_photos_is_refused(pristine, tmp_pat
         (dict(compositions=-1), "`compositions` must be a non-negative integer"),
         (dict(seed=1.5), "`seed` must be a non-negative integer"),
         (dict(types=["jpeg"], compositions=1), "at least 2 distortion types"),
+        (dict(workers=0), "`workers` must be a positive integer"),
+        (dict(max_side=8), "`max_side` must be at least 16"),
     ],
 )
 def test_invalid_arguments_raise(pristine, tmp_path, overrides, message):
@@ -197,3 +199,36 @@ def test_missing_or_empty_pristine_folder_raises(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="No image files"):
         generate_dataset(tmp_path / "empty", tmp_path / "out", progress=False)
+
+
+def test_workers_write_the_same_files_as_one_process(pristine, tmp_path):
+    generate(pristine, tmp_path / "one")
+    summary = generate(pristine, tmp_path / "two", workers=2)
+    assert summary == GenerationSummary(written=12, kept=0, references=2, rows=10)
+    for name in os.listdir(tmp_path / "one" / "images"):
+        one = np.asarray(Image.open(tmp_path / "one" / "images" / name))
+        two = np.asarray(Image.open(tmp_path / "two" / "images" / name))
+        np.testing.assert_array_equal(one, two, err_msg=name)
+    assert read_csv(tmp_path / "one" / "dmos.csv") == read_csv(tmp_path / "two" / "dmos.csv")
+
+
+def test_max_side_downscales_larger_photos_only_and_is_kept_for_resuming(pristine, tmp_path, photos):
+    Image.fromarray(photos[1][:40, :80].astype(np.uint8)).save(pristine / "wide.png")
+    out = tmp_path / "out"
+    generate(pristine, out, types=["jpeg"], compositions=0, max_side=48)
+    sizes = {name: Image.open(out / "images" / name).size for name in ("I01.png", "I03.png", "I03_10_04.png")}
+    assert sizes == {"I01.png": (48, 48), "I03.png": (48, 24), "I03_10_04.png": (48, 24)}
+    with pytest.raises(DatasetError, match="max_side=48; resuming it with max_side=None"):
+        generate(pristine, out, types=["jpeg"], compositions=0)
+
+
+def test_several_pristine_folders_are_numbered_in_order_and_named_by_folder(pristine, tmp_path, photos):
+    other = tmp_path / "more"
+    other.mkdir()
+    Image.fromarray(photos[1][:32, :32].astype(np.uint8)).save(other / "beach.png")
+    out = tmp_path / "out"
+    summary = generate_dataset([pristine, other], out, types=["jpeg"], levels=[2], progress=False)
+    assert summary.references == 3
+    sources = {row["ref_img"]: row["source"] for row in read_csv(out / "references.csv")}
+    assert sources == {"I01.png": "pristine/beach.png", "I02.png": "pristine/cat.png", "I03.png": "more/beach.png"}
+    assert Image.open(out / "images" / "I03.png").size == (32, 32)

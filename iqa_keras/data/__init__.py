@@ -14,12 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from iqa_keras.data.pipeline import (
-    PipelineConfig,
-    SkippedImages,
-    evaluation_dataset,
-    training_dataset,
-)
+from iqa_keras.data.pipeline_config import PipelineConfig
 from iqa_keras.data.records import DatasetError, Record, Scale, check_files
 from iqa_keras.data.splits import official_split, split_by_content
 
@@ -37,6 +32,17 @@ __all__ = [
     "training_dataset",
     "evaluation_dataset",
 ]
+
+# The tf.data pipeline loads on first use, so readers, splits and the synthetic
+# distortions work without TensorFlow (on the JAX backend, for instance).
+_PIPELINE = ("SkippedImages", "evaluation_dataset", "training_dataset")
+
+
+def __getattr__(name):
+    if name in _PIPELINE:
+        return getattr(importlib.import_module("iqa_keras.data.pipeline"), name)
+    raise AttributeError(f"module 'iqa_keras.data' has no attribute {name!r}")
+
 
 # Dataset name -> (reader module under iqa_keras.data.readers, function in it).
 DATASETS = {

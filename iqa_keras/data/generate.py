@@ -14,7 +14,7 @@ Written under `out_dir`:
     references.csv    ref_img,source: which pristine file each reference was made from
     compositions.csv  dist_img,ref_img,steps,dmos: each composition's steps, applied left
                       to right, as `name:level` joined by `+` (only when compositions > 0)
-    generation.json   the seed, so that a rerun with another seed cannot mix datasets
+    generation.json   the seed and max_side, so that a rerun with others cannot mix datasets
 
 References are numbered in the sorted order of the pristine file names, with as many
 digits as needed and at least two (`I01`..`I81`; `I001`.. past 99 images). Each output has
@@ -40,6 +40,7 @@ GenerationSummary(written=3, kept=0, references=1, rows=2)
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import dataclasses
 import glob
@@ -102,19 +103,22 @@ class _Output:
 
 
 def generate_dataset(
-    pristine_dir: str | os.PathLike,
+    pristine_dir: str | os.PathLike | Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
     types: Sequence[int | str] | None = None,
     levels: Sequence[int] = (1, 2, 3, 4, 5),
     compositions: int = 0,
     seed: int = 0,
     progress: bool = True,
+    max_side: int | None = None,
+    workers: int = 1,
 ) -> GenerationSummary:
     """Writes a KADID-10k-layout dataset of distorted copies of the pristine images.
 
     Args:
         pristine_dir: folder of pristine images (every file Pillow can read, not
-            recursive, hidden files skipped).
+            recursive, hidden files skipped), or a list of such folders, taken in order
+            (their files are then named `FOLDER/NAME` in `references.csv`).
         out_dir: the dataset folder; created if needed, resumed if it exists.
         types: KADID distortion ids or names (see `get_distortion`); None for all 25.
         levels: the levels 1..5 to make of each type.
@@ -123,6 +127,11 @@ def generate_dataset(
             `levels`, in a random order.
         seed: a non-negative integer; the whole dataset follows from it.
         progress: show a `tqdm` progress bar on stderr.
+        max_side: downscale (Lanczos) pristine images whose longer side exceeds it to
+            that side before distorting; KADID-10k's images are 512x384, the scale its
+            distortion levels were rated at. None keeps the photos' size.
+        workers: processes making the references' images in parallel; the files do not
+            depend on it.
 
     Raises:
         DatasetError: no readable pristine images, or `out_dir` was made from other
@@ -132,21 +141,28 @@ def generate_dataset(
     levels = _check_levels(levels)
     compositions = _check_count(compositions, "compositions")
     seed = _check_count(seed, "seed")
+    if _check_count(workers, "workers") < 1:
+        raise ValueError(f"`workers` must be a positive integer. Received: workers={workers!r}")
+    if max_side is not None:
+        max_side = _check_count(max_side, "max_side")
+        if max_side < 16:
+            raise ValueError(f"`max_side` must be at least 16 or None. Received: max_side={max_side}")
     if compositions and len(distortions) < 2:
         raise ValueError(
             "`compositions` needs at least 2 distortion types to combine. "
             f"Received: types={types!r}"
         )
-    pristine_dir, out_dir = os.fspath(pristine_dir), os.fspath(out_dir)
-    sources = pristine_files(pristine_dir)
+    out_dir = os.fspath(out_dir)
+    sources = _sources(pristine_dir)
     width = max(2, len(str(len(sources))))
-    references = {f"I{number:0{width}d}": source for number, source in enumerate(sources, 1)}
+    references = {f"I{number:0{width}d}": name for number, name in enumerate(sources, 1)}
     images_dir = os.path.join(out_dir, "images")
     os.makedirs(images_dir, exist_ok=True)
     _remove_temporary_files(out_dir, images_dir)
-    _check_previous_run(out_dir, references, seed)
+    settings = {"seed": seed, "max_side": max_side}
+    _check_previous_run(out_dir, references, settings)
     # Recorded first, so that even an interrupted run cannot be resumed with other settings.
-    _write_settings(out_dir, references, seed)
+    _write_settings(out_dir, references, settings)
 
     plans = {
         reference: _plan(reference, number, distortions, levels, compositions, seed)
@@ -155,10 +171,14 @@ def generate_dataset(
     total = sum(1 + len(outputs) for outputs in plans.values())
     written = 0
     bar = tqdm(total=total, desc="generate", unit="image", file=sys.stderr, disable=not progress)
-    with bar:
-        for reference, outputs in plans.items():
-            source = os.path.join(pristine_dir, references[reference])
-            written += _generate_reference(source, images_dir, reference, outputs, bar)
+    jobs = [
+        (sources[name], images_dir, reference, plans[reference], max_side)
+        for reference, name in references.items()
+    ]
+    with bar, concurrent.futures.ProcessPoolExecutor(workers) if workers > 1 else _InProcess() as pool:
+        for made, kept in pool.map(_generate_reference, *zip(*jobs)):
+            written += made
+            bar.update(made + kept)
     _write_labels(out_dir, plans)
     rows = total - len(plans)
     return GenerationSummary(
@@ -166,25 +186,65 @@ def generate_dataset(
     )
 
 
+class _InProcess:
+    """`ProcessPoolExecutor`'s `map` without processes, for `workers=1`."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def map(self, function, *iterables):
+        return map(function, *iterables)
+
+
+def _sources(pristine_dir) -> dict[str, str]:
+    """The pristine files as {name in references.csv: path}, in reference order."""
+    if isinstance(pristine_dir, (str, os.PathLike)):
+        folder = os.fspath(pristine_dir)
+        return {name: os.path.join(folder, name) for name in pristine_files(folder)}
+    folders = [os.fspath(folder) for folder in pristine_dir]
+    if not folders:
+        raise ValueError("`pristine_dir` must name at least one folder. Received: []")
+    sources = {}
+    for folder in folders:
+        label = os.path.basename(os.path.normpath(folder))
+        for name in pristine_files(folder):
+            if f"{label}/{name}" in sources:
+                raise DatasetError(f"Two pristine folders are both named {label!r}: {folders}")
+            sources[f"{label}/{name}"] = os.path.join(folder, name)
+    return sources
+
+
 def _generate_reference(
-    source: str, images_dir: str, reference: str, outputs: list[_Output], bar: tqdm
-) -> int:
-    """Writes one reference and its missing outputs; returns how many files it wrote."""
+    source: str, images_dir: str, reference: str, outputs: list[_Output], max_side: int | None
+) -> tuple[int, int]:
+    """Writes one reference and its missing outputs; returns (files written, files kept)."""
     reference_path = os.path.join(images_dir, f"{reference}.png")
     missing = [o for o in outputs if not os.path.exists(os.path.join(images_dir, o.name))]
     written = 0
     if not os.path.exists(reference_path):
-        _write_png(reference_path, read_image(source) / 255.0)
+        _write_png(reference_path, _downscaled(read_image(source), max_side) / 255.0)
         written += 1
-    bar.update(1 + len(outputs) - len(missing))
     if missing:
         # Read back from the 8-bit PNG, so that a resumed run starts from the same pixels.
         image = read_image(reference_path) / np.float32(255.0)
         for output in missing:
             _write_png(os.path.join(images_dir, output.name), _make(image, output))
             written += 1
-            bar.update(1)
-    return written
+    return written, 1 + len(outputs) - written
+
+
+def _downscaled(image: np.ndarray, max_side: int | None) -> np.ndarray:
+    """`image` (float 0-255) with its longer side at most `max_side` (Lanczos, 8-bit)."""
+    height, width = image.shape[:2]
+    if max_side is None or max(height, width) <= max_side:
+        return image
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    pixels = Image.fromarray(np.clip(np.rint(image), 0, 255).astype(np.uint8), "RGB")
+    return np.asarray(pixels.resize(size, Image.Resampling.LANCZOS), np.float32)
 
 
 def _check_types(types) -> list[Distortion]:
@@ -290,17 +350,18 @@ def _remove_temporary_files(*folders: str) -> None:
             os.remove(path)
 
 
-def _check_previous_run(out_dir: str, references: dict[str, str], seed: int) -> None:
-    """Refuses to resume a dataset made from other pristine files or another seed."""
-    settings = os.path.join(out_dir, "generation.json")
-    if os.path.exists(settings):
-        with open(settings, encoding="utf-8") as file:
-            previous_seed = json.load(file).get("seed")
-        if previous_seed != seed:
-            raise DatasetError(
-                f"{out_dir} was generated with seed={previous_seed}; resuming it with "
-                f"seed={seed} would mix two datasets. Use the same seed or a new folder."
-            )
+def _check_previous_run(out_dir: str, references: dict[str, str], settings: dict) -> None:
+    """Refuses to resume a dataset made from other pristine files or other settings."""
+    path = os.path.join(out_dir, "generation.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            previous = json.load(file)
+        for name, value in settings.items():
+            if previous.get(name) != value:
+                raise DatasetError(
+                    f"{out_dir} was generated with {name}={previous.get(name)}; resuming it with "
+                    f"{name}={value} would mix two datasets. Use the same {name} or a new folder."
+                )
     table = os.path.join(out_dir, "references.csv")
     if os.path.exists(table):
         with open(table, encoding="utf-8", newline="") as file:
@@ -317,14 +378,12 @@ def _check_previous_run(out_dir: str, references: dict[str, str], seed: int) -> 
             )
 
 
-def _write_settings(out_dir: str, references: dict[str, str], seed: int) -> None:
+def _write_settings(out_dir: str, references: dict[str, str], settings: dict) -> None:
     sources = [("ref_img", "source")]
     sources += [(f"{reference}.png", source) for reference, source in references.items()]
     _write_csv(os.path.join(out_dir, "references.csv"), sources)
-    settings = json.dumps({"seed": seed}, indent=2) + "\n"
-    write_atomic(
-        os.path.join(out_dir, "generation.json"), lambda file: file.write(settings.encode())
-    )
+    text = json.dumps(settings, indent=2) + "\n"
+    write_atomic(os.path.join(out_dir, "generation.json"), lambda file: file.write(text.encode()))
 
 
 def _write_labels(out_dir: str, plans: dict[str, list[_Output]]) -> None:

@@ -44,7 +44,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -55,99 +54,13 @@ import numpy as np
 import tensorflow as tf
 
 from iqa_keras.data.decode import decode_image_bytes
+from iqa_keras.data.pipeline_config import PipelineConfig
 from iqa_keras.data.records import Record
 from iqa_keras.io import ImageReadError, check_same_size, read_image
 
 __all__ = ["PipelineConfig", "SkippedImages", "training_dataset", "evaluation_dataset"]
 
 _logger = logging.getLogger(__name__)
-_ON_ERROR = ("raise", "skip")
-
-
-@dataclasses.dataclass(frozen=True)
-class PipelineConfig:
-    """How records become batches. Fields marked (training) or (evaluation) apply there only.
-
-    Args:
-        batch_size: images (or crops) per batch. Evaluation uses it only with `resize_to`.
-        crop_size: (training) side of square random crops, or `(height, width)`; None
-            trains on whole images (then `resize_to` or `batch_size=1` is needed).
-        patches_per_image: (training) crops taken from each image per epoch.
-        augment: (training) random horizontal flips and rotations, identical on both
-            images of a pair: quarter turns when crops are square, half turns otherwise.
-        resize_shorter_side: resize so that the shorter side has this many pixels,
-            keeping the aspect ratio (bilinear, antialiased). Exclusive with `resize_to`.
-        resize_to: resize every image to this `(height, width)`.
-        tile_size: (evaluation) cut each image into square tiles of this side; each batch
-            then holds all tiles of one image, row by row, the last row and column flush
-            with the image's edges so that the tiles cover it.
-        tile_stride: (evaluation) step between tiles, at most `tile_size`; default `tile_size`.
-        use_reference: feed the reference image when records have one; False trains a
-            no-reference model on a full-reference database.
-        shuffle_buffer: (training) crops held to mix patches of different images when
-            `patches_per_image > 1`. Records themselves are always fully shuffled.
-        seed: fixes the order, crops, flips and rotations.
-        deterministic: keep the element order of parallel stages fixed, so that a seed
-            fixes the batches exactly; False lets a slow image be overtaken.
-        on_error: `"raise"` stops at an unreadable image naming its file; `"skip"` drops it.
-        num_parallel_calls: images decoded and cropped at once; None for the CPU count.
-        prefetch_batches: batches prepared ahead of the model.
-
-    Example:
-    >>> PipelineConfig(crop_size=224).crop_size
-    (224, 224)
-    >>> PipelineConfig(on_error="ignore")
-    Traceback (most recent call last):
-    ...
-    ValueError: `on_error` must be one of ('raise', 'skip'). Received: on_error='ignore'
-    """
-
-    batch_size: int = 16
-    crop_size: int | tuple[int, int] | None = None
-    patches_per_image: int = 1
-    augment: bool = True
-    resize_shorter_side: int | None = None
-    resize_to: tuple[int, int] | None = None
-    tile_size: int | None = None
-    tile_stride: int | None = None
-    use_reference: bool = True
-    shuffle_buffer: int = 64
-    seed: int = 0
-    deterministic: bool = True
-    on_error: str = "raise"
-    num_parallel_calls: int | None = None
-    prefetch_batches: int = 2
-
-    def __post_init__(self):
-        for name in ("batch_size", "patches_per_image", "shuffle_buffer", "prefetch_batches"):
-            _check_positive_int(name, getattr(self, name))
-        for name in ("resize_shorter_side", "tile_size", "tile_stride", "num_parallel_calls"):
-            if getattr(self, name) is not None:
-                _check_positive_int(name, getattr(self, name))
-        if isinstance(self.crop_size, int):
-            object.__setattr__(self, "crop_size", (self.crop_size, self.crop_size))
-        for name in ("crop_size", "resize_to"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, _height_width(name, getattr(self, name)))
-        if self.resize_shorter_side is not None and self.resize_to is not None:
-            raise ValueError(
-                "Set at most one of `resize_shorter_side` and `resize_to`. Received: "
-                f"resize_shorter_side={self.resize_shorter_side}, resize_to={self.resize_to}"
-            )
-        if self.tile_stride is not None and self.tile_size is None:
-            raise ValueError(f"`tile_stride` needs `tile_size`. Received: tile_stride={self.tile_stride}")
-        if self.tile_size is not None:
-            stride = self.tile_size if self.tile_stride is None else self.tile_stride
-            if stride > self.tile_size:
-                raise ValueError(
-                    "`tile_stride` must be at most `tile_size` so that tiles cover the image. "
-                    f"Received: tile_size={self.tile_size}, tile_stride={stride}"
-                )
-            object.__setattr__(self, "tile_stride", stride)
-        if self.on_error not in _ON_ERROR:
-            raise ValueError(f"`on_error` must be one of {_ON_ERROR}. Received: on_error={self.on_error!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise TypeError(f"`seed` must be an integer. Received: seed={self.seed!r}")
 
 
 class SkippedImages:
@@ -292,24 +205,6 @@ def evaluation_dataset(
         dataset = dataset.batch(batch_size)
         num_batches = math.ceil(len(records) / batch_size)
     return _finish(dataset, with_reference, preprocess, config, num_batches)
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-
-
-def _height_width(name, value):
-    if (
-        not isinstance(value, (tuple, list))
-        or len(value) != 2
-        or any(isinstance(side, bool) or not isinstance(side, int) or side < 1 for side in value)
-    ):
-        raise ValueError(
-            f"`{name}` must be a positive integer or a (height, width) pair of them. "
-            f"Received: {name}={value!r}"
-        )
-    return tuple(value)
 
 
 def _record_elements(records, use_reference):

@@ -12,6 +12,8 @@ Example:
 2
 """
 
+import importlib
+
 from iqa_keras.training.config import (
     ConfigError,
     DataConfig,
@@ -25,17 +27,28 @@ from iqa_keras.training.config import (
     load_config,
     save_config,
 )
-from iqa_keras.training.fit import (
-    FinetuneResult,
-    TrainResult,
-    compile_model,
-    finetune,
-    predict_scores,
-    train,
-    train_from_file,
-)
 from iqa_keras.training.precision import precision_policy, resolve_precision
-from iqa_keras.training.strategy import is_chief, make_strategy
+
+# These load TensorFlow (tf.data, tf.distribute), so they load on first use: the
+# configs and precision policies work on any backend.
+_LAZY = {
+    "FinetuneResult": "fit",
+    "TrainResult": "fit",
+    "compile_model": "fit",
+    "finetune": "fit",
+    "predict_scores": "fit",
+    "train": "fit",
+    "train_from_file": "fit",
+    "is_chief": "strategy",
+    "make_strategy": "strategy",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"iqa_keras.training.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'iqa_keras.training' has no attribute {name!r}")
+
 
 __all__ = [
     "ConfigError",

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
-import tensorflow as tf
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 __all__ = ["STRATEGIES", "make_strategy", "is_chief"]
 
@@ -42,6 +44,8 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     """
     if name not in STRATEGIES:
         raise ValueError(f"`strategy` must be one of {STRATEGIES}. Received: strategy={name!r}")
+    import tensorflow as tf
+
     if name == "multiworker" or (name == "auto" and _cluster_size() > 1):
         # Before anything initialises TensorFlow's devices: collectives are set up first.
         return tf.distribute.MultiWorkerMirroredStrategy()
