@@ -1,23 +1,24 @@
 """Accuracy of the default models and of PSNR, SSIM and MS-SSIM on held-out photos.
 
-Run: `python bench/accuracy_report.py [--photos 4] [--fr-model NAME_OR_PATH]
-[--nr-model NAME_OR_PATH]`, or `--data DIR` to score an existing dataset made by
+Run: `python bench/accuracy_report.py [--photos 8] [--fr-model NAME_OR_PATH]
+[--nr-model NAME_OR_PATH]` (the models default to the bundled `fr-default` and
+`nr-default`; `''` skips one), or `--data DIR` to score an existing dataset made by
 `iqa-keras generate` (KADID-10k layout) instead of generating one. CPU or GPU.
 
 Data. Without `--data`, a dataset is generated into a temporary folder (all 25 KADID
-types unless `--types`, levels 1-5, no compositions, `--seed`) from the first `--photos`
-held-out photos of `--pristine` (default `../shared/pristine` beside the repository;
-a folder of images, or a folder of such folders, of which `--subset` is taken). The
-held-out photos are those of the training recipe's `test` part: `--recipe` (default
+types unless `--types`, levels 1-5, no compositions, `--seed`, photos downscaled to
+the recipe's `--max-side 512`) from `--photos` held-out photos, evenly spread, of
+`--pristine` (default `../shared/pristine` beside the repository: a folder of images,
+or a folder of such folders, taken in sorted order as the recipe's `generate` command
+names them). The held-out photos are those of the training recipe's `validation` and
+`test` parts, the 20% of photos never trained on: `--recipe` (default
 `training/synthetic_fr.yaml`; `synthetic_nr.yaml` has the same split) is read with
 `load_config`, and its `split_by_content` (its ratios and `split_seed`) is drawn over
-the references `generate` would make from the whole pristine folder (`I01`, `I02`, ...
-in the sorted order of the file names), so the photos are exactly those a model
-trained with that recipe on that folder never saw (neither in training nor for early
-stopping). The distorted images are drawn anew (another reference number gives
-other random draws), not the training set's own files.
+the references `generate` makes from all the pristine folders (`I001`, `I002`, ... in
+folder order, then file-name order). The distorted images are drawn anew (another
+reference number gives other random draws), not the training set's own files.
 
-Figures, one row per measure (the classic metrics always; each model only when given,
+Figures, one row per measure (the classic metrics always; each model unless skipped,
 loaded with `iqa_keras.load` and scored whole-image with `iqa_keras.tiling.Scorer`):
 
 - SRCC and PLCC (after the five-parameter logistic fit), `iqa_keras.evaluation.evaluate`,
@@ -71,7 +72,8 @@ from iqa_keras.training.config import load_config  # noqa: E402
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PRISTINE = os.path.join(REPO_ROOT, "..", "shared", "pristine")
 DEFAULT_RECIPE = os.path.join(REPO_ROOT, "training", "synthetic_fr.yaml")
-HELD_OUT_PART = "test"
+HELD_OUT_PARTS = ("validation", "test")  # the 20% of photos never trained on
+MAX_SIDE = 512  # the recipe's `iqa-keras generate --max-side`
 CLASSIC_METRICS = ("psnr", "ssim", "ms_ssim")
 FR_SRCC_TARGET, FR_MARGIN_OVER_MS_SSIM = 0.93, 0.10
 NR_SRCC_TARGET, LEVEL_CONSISTENCY_TARGET = 0.85, 0.95
@@ -92,15 +94,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="an existing dataset made by `iqa-keras generate`")
     parser.add_argument("--pristine", default=DEFAULT_PRISTINE,
-                        help="folder of pristine photos (default: ../shared/pristine)")
-    parser.add_argument("--subset", default="CBSD68",
-                        help="subfolder of --pristine to use when it holds no images itself")
-    parser.add_argument("--photos", type=int, default=4, help="how many held-out photos (sorted)")
+                        help="folder of pristine photos, or of such folders (default: ../shared/pristine)")
+    parser.add_argument("--photos", type=int, default=8, help="how many held-out photos (evenly spread)")
     parser.add_argument("--types", help="comma-separated KADID type ids or names (default: all 25)")
     parser.add_argument("--seed", type=int, default=0, help="the generation seed")
     parser.add_argument("--recipe", default=DEFAULT_RECIPE, help="training recipe whose split to mirror")
-    parser.add_argument("--fr-model", help="full-reference model: .keras path or bundled name")
-    parser.add_argument("--nr-model", help="no-reference model: .keras path or bundled name")
+    parser.add_argument("--fr-model", default="fr-default",
+                        help="full-reference model: .keras path or bundled name; '' to skip (default: fr-default)")
+    parser.add_argument("--nr-model", default="nr-default",
+                        help="no-reference model: .keras path or bundled name; '' to skip (default: nr-default)")
     args = parser.parse_args(argv)
     if args.photos < 1:
         parser.error("--photos must be at least 1")
@@ -111,51 +113,63 @@ def parse_args(argv=None) -> argparse.Namespace:
 # Data.
 
 
-def pristine_folder(pristine: str, subset: str) -> str:
-    """`pristine` itself if it holds images, else its `subset` subfolder."""
+def pristine_folders(pristine: str) -> list[str]:
+    """`pristine` itself if it holds images, else its subfolders that do (sorted): the
+    folders the recipe's `iqa-keras generate --pristine` names, in the same order."""
     if not os.path.isdir(pristine):
         sys.exit(f"No pristine photo folder at {os.path.normpath(pristine)}: pass --pristine DIR "
-                 "(a folder of photos) or --data DIR (a dataset made by `iqa-keras generate`).")
+                 "(a folder of photos, or of such folders) or --data DIR (a dataset made by "
+                 "`iqa-keras generate`).")
     try:
         pristine_files(pristine)
-        return pristine
-    except DatasetError:  # no images directly inside: use the subset
-        folder = os.path.join(pristine, subset)
-        if not os.path.isdir(folder):
-            sys.exit(f"{os.path.normpath(pristine)} holds no images and no {subset!r} subfolder; "
-                     "pass --pristine or --subset.")
-        return folder
+        return [pristine]
+    except DatasetError:  # no images directly inside: its subfolders
+        folders = []
+        for name in sorted(os.listdir(pristine)):
+            try:
+                pristine_files(os.path.join(pristine, name))
+                folders.append(os.path.join(pristine, name))
+            except DatasetError:
+                continue
+        if not folders:
+            sys.exit(f"{os.path.normpath(pristine)} holds no images and no folder of images.")
+        return folders
 
 
-def held_out_photos(folder: str, recipe: str, count: int) -> list[str]:
-    """The first `count` (sorted) pristine files of the recipe's held-out part."""
-    names = pristine_files(folder)
+def held_out_photos(folders: list[str], recipe: str, count: int) -> list[tuple[str, str]]:
+    """`count` photos, evenly spread, of the recipe's held-out parts, as (folder, file name)."""
+    sources = [(folder, name) for folder in folders for name in pristine_files(folder)]
     data = load_config(recipe).data
-    width = max(2, len(str(len(names))))  # the reference ids `generate` gives
-    records = [Record(name, 3.0, Scale(1.0, 5.0, True), content_id=f"I{number:0{width}d}")
-               for number, name in enumerate(names, 1)]
+    width = max(2, len(str(len(sources))))  # the reference ids `generate` gives
+    records = [Record(f"{os.path.basename(folder)}/{name}", 3.0, Scale(1.0, 5.0, True),
+                      content_id=f"I{number:0{width}d}")
+               for number, (folder, name) in enumerate(sources, 1)]
     (parts,) = split_by_content(records, data.ratios, seed=data.split_seed)
-    held_out = sorted(record.distorted for record in parts[HELD_OUT_PART])
-    print(f"held-out photos: {len(held_out)} of {len(names)} ({HELD_OUT_PART!r} part of "
+    held_out_names = {record.distorted for part in HELD_OUT_PARTS for record in parts[part]}
+    held_out = [(folder, name) for folder, name in sources
+                if f"{os.path.basename(folder)}/{name}" in held_out_names]
+    chosen = [held_out[int(i)] for i in np.linspace(0, len(held_out) - 1, min(count, len(held_out)))]
+    print(f"held-out photos: {len(held_out)} of {len(sources)} (parts {' + '.join(HELD_OUT_PARTS)} of "
           f"{os.path.basename(recipe)}: ratios {dict(data.ratios)}, split_seed {data.split_seed}); "
-          f"using the first {min(count, len(held_out))}: {', '.join(held_out[:count])}")
-    return held_out[:count]
+          f"using {len(chosen)}, evenly spread: "
+          + ", ".join(f"{os.path.basename(folder)}/{name}" for folder, name in chosen))
+    return chosen
 
 
 def generated_dataset(args, temporary: str) -> str:
     """Generates the held-out dataset under `temporary` and returns its folder."""
-    folder = pristine_folder(args.pristine, args.subset)
-    photos = held_out_photos(folder, args.recipe, args.photos)
-    chosen = os.path.join(temporary, "pristine")
-    os.makedirs(chosen)
-    for name in photos:
+    photos = held_out_photos(pristine_folders(args.pristine), args.recipe, args.photos)
+    folders = {}
+    for folder, name in photos:
+        chosen = folders.setdefault(folder, os.path.join(temporary, "pristine", os.path.basename(folder)))
+        os.makedirs(chosen, exist_ok=True)
         shutil.copy(os.path.join(folder, name), chosen)
     out = os.path.join(temporary, "dataset")
     types = args.types.split(",") if args.types else None
     print(f"generating {len(photos)} photos x {len(types) if types else 25} types x 5 levels...",
           file=sys.stderr)
-    generate_dataset(chosen, out, types=types, levels=(1, 2, 3, 4, 5), compositions=0,
-                     seed=args.seed, progress=False)
+    generate_dataset(list(folders.values()), out, types=types, levels=(1, 2, 3, 4, 5), compositions=0,
+                     seed=args.seed, progress=False, max_side=MAX_SIDE, workers=os.cpu_count() or 1)
     return out
 
 

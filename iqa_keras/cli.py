@@ -24,6 +24,8 @@ __all__ = ["main"]
 EXIT_OK, EXIT_FAILED_INPUT, EXIT_USAGE = 0, 1, 2
 
 _SCORE_EXAMPLES = """examples:
+  iqa-keras score --reference iqa_keras/examples/reference.png iqa_keras/examples/distorted_jpeg.png
+  iqa-keras score iqa_keras/examples/distorted_blur.png             (no reference: nr-default)
   iqa-keras score --metric ssim --reference iqa_keras/examples/reference.png iqa_keras/examples/distorted_jpeg.png
   iqa-keras score --model my_model.keras --reference ref.png dist.png
   iqa-keras score --metric psnr --reference refs/ dists/ --format csv     (pairs matched by file name)
@@ -102,9 +104,13 @@ def _build_parser() -> argparse.ArgumentParser:
     measure = score.add_mutually_exclusive_group()
     measure.add_argument(
         "--metric", "-m", metavar="NAME",
-        help="classic metric (see 'iqa-keras metrics'); default: ssim",
+        help="classic metric (see 'iqa-keras metrics'); default: the bundled model",
     )
-    measure.add_argument("--model", metavar="PATH", help="a learned model: a .keras file or a bundled name")
+    measure.add_argument(
+        "--model", metavar="PATH",
+        help="a learned model: a .keras file or a bundled name; default: fr-default with --reference, "
+        "nr-default without",
+    )
     score.add_argument("--color", choices=("rgb", "y", "gray"), help="colour handling; default: the metric's own")
     _add_format(score)
     score.add_argument("--no-progress", action="store_true", help="never show a progress bar")
@@ -320,16 +326,6 @@ def _run_score(arguments) -> int:
     from iqa_keras import inputs, scoring
     from iqa_keras.data import DatasetError
 
-    if arguments.metric is None and arguments.model is None:
-        arguments.metric = "ssim"
-    try:
-        function, needs_reference, name = scoring.measure(arguments.metric, arguments.model, arguments.color)
-    except FileNotFoundError as error:
-        print(f"iqa-keras score: error: {error}", file=sys.stderr)
-        return EXIT_FAILED_INPUT
-    except ValueError as error:  # an unknown metric name
-        print(f"iqa-keras score: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
     if not arguments.distorted and arguments.pair_list is None:
         print("iqa-keras score: error: name images to score, or give --list CSV", file=sys.stderr)
         return EXIT_USAGE
@@ -338,6 +334,16 @@ def _run_score(arguments) -> int:
     except (inputs.InputError, DatasetError) as error:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
+    if arguments.metric is None and arguments.model is None:
+        arguments.model = scoring.default_model(any(reference is not None for reference, _ in pairs))
+    try:
+        function, needs_reference, name = scoring.measure(arguments.metric, arguments.model, arguments.color)
+    except FileNotFoundError as error:
+        print(f"iqa-keras score: error: {error}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
+    except ValueError as error:  # an unknown metric name
+        print(f"iqa-keras score: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     if needs_reference and any(reference is None for reference, _ in pairs):
         print(f"iqa-keras score: error: {name} is full-reference: give --reference", file=sys.stderr)
         return EXIT_USAGE

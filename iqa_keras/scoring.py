@@ -78,8 +78,24 @@ def measure(metric: str | None = None, model=None, color: str | None = None, til
     return (lambda distorted, reference: scorer(distorted, reference).score), scorer.full_reference, name
 
 
+DEFAULT_MODELS = {True: "fr-default", False: "nr-default"}
+
+
+def default_model(with_reference: bool) -> str:
+    """The bundled model that scores when none is named: full-reference with a reference.
+
+    Example:
+    >>> default_model(with_reference=True), default_model(with_reference=False)
+    ('fr-default', 'nr-default')
+    """
+    return DEFAULT_MODELS[bool(with_reference)]
+
+
 def score(distorted, reference=None, metric: str | None = None, model=None, color: str | None = None) -> float:
-    """Scores one image with a classic metric (default SSIM) or a learned model.
+    """Scores one image with a classic metric or a learned model.
+
+    Without `metric` and `model`, the bundled default model scores it: `fr-default`
+    with a reference, `nr-default` without (see `default_model`).
 
     Args:
         distorted: an image file or an HxWx3 array with values 0-255.
@@ -90,7 +106,7 @@ def score(distorted, reference=None, metric: str | None = None, model=None, colo
         color: colour handling of a classic metric (`"rgb"`, `"y"`, `"gray"`).
     """
     if metric is None and model is None:
-        metric = "ssim"
+        model = default_model(with_reference=reference is not None)
     function, needs_reference, _ = measure(metric, model, color)
     distorted_image = _as_image(distorted)
     reference_image = None

@@ -333,27 +333,43 @@ class HallucinatedIQA(keras.Model):
         import tensorflow as tf
 
         inputs, scores, _ = keras.utils.unpack_x_y_sample_weight(args[-1])
-        distorted = ops.cast(inputs["distorted"], "float32")
-        reference = inputs.get("reference")
-        train_gan = reference is not None and self.generator.trainable
-        parts = [("regressor", self.optimizer, "regressor_loss")]
-        if train_gan:
-            parts.append(("generator", self.generator_optimizer, "generator_loss"))
-            if self.discriminator.trainable:
-                parts.append(("discriminator", self.discriminator_optimizer, "discriminator_loss"))
+        parts = self.training_parts("reference" in inputs)
         with tf.GradientTape(persistent=True) as tape:
-            generated = self.generator(distorted, training=train_gan)
-            predicted = self._regress(distorted, generated, training=True)
-            losses = {"regressor_loss": self.regressor_loss(scores, predicted)}
-            if train_gan:
-                reference = ops.cast(reference, "float32")
-                losses.update(self._gan_losses(distorted, reference, generated, predicted, scores))
+            losses, predicted = self.training_losses(inputs, scores, parts)
             scaled = {key: optimizer.scale_loss(losses[key]) for _, optimizer, key in parts}
         for part, optimizer, key in parts:
             variables = getattr(self, part).trainable_variables
             optimizer.apply(tape.gradient(scaled[key], variables), variables)
         del tape
         return self._update_metrics(losses, scores, predicted)
+
+    def training_parts(self, with_reference: bool) -> list[tuple[str, keras.optimizers.Optimizer, str]]:
+        """The parts a training step updates, as `(part, its optimizer, its loss's key)`:
+        the regressor always; the generator and discriminator too when the batch has
+        references and they are trainable."""
+        parts = [("regressor", self.optimizer, "regressor_loss")]
+        if with_reference and self.generator.trainable:
+            parts.append(("generator", self.generator_optimizer, "generator_loss"))
+            if self.discriminator.trainable:
+                parts.append(("discriminator", self.discriminator_optimizer, "discriminator_loss"))
+        return parts
+
+    def training_losses(self, inputs, scores, parts):
+        """A training step's forward pass, backend-neutral: `(losses, predicted scores)`.
+
+        `losses` holds the loss of every part in `parts` (see `training_parts`) and the
+        generator's loss terms; the gradient of each part's loss is taken with respect
+        to that part's variables alone.
+        """
+        distorted = ops.cast(inputs["distorted"], "float32")
+        train_gan = len(parts) > 1
+        generated = self.generator(distorted, training=train_gan)
+        predicted = self._regress(distorted, generated, training=True)
+        losses = {"regressor_loss": self.regressor_loss(scores, predicted)}
+        if train_gan:
+            reference = ops.cast(inputs["reference"], "float32")
+            losses.update(self._gan_losses(distorted, reference, generated, predicted, scores))
+        return losses, predicted
 
     def test_step(self, *args):
         _check_backend("evaluates")

@@ -57,7 +57,7 @@ from dataclasses import field
 import keras
 import yaml
 
-from iqa_keras.data import DATASETS, PipelineConfig
+from iqa_keras.data import DATASETS, PipelineConfig, Record, official_split, split_by_content
 from iqa_keras.atomic import write_atomic
 from iqa_keras.losses import (
     MeanAbsoluteError,
@@ -193,6 +193,22 @@ class DataConfig:
                 f"Received: {self.ratios!r}",
             )
         object.__setattr__(self, "ratios", {part: float(ratios[part]) for part in PARTS})
+
+    def split_records(self, records: Sequence[Record]) -> dict[str, list[Record]]:
+        """The `train`, `validation` and `test` parts of `records` as `split` says (with
+        the official split, `test` is the validation part when the release has none)."""
+        if self.split == "content":
+            (parts,) = split_by_content(records, self.ratios, seed=self.split_seed)
+            return parts
+        parts = official_split(records)
+        for needed in ("train", "validation"):
+            if needed not in parts:
+                raise ConfigError(
+                    "data.split",
+                    f"is 'official' but the release's split has no {needed!r} part (it has "
+                    f"{', '.join(parts)}). Use split: content.",
+                )
+        return {"test": parts["validation"], **parts}
 
 
 @dataclasses.dataclass(frozen=True)

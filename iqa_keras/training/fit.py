@@ -39,20 +39,16 @@ from iqa_keras.data import (
     PipelineConfig,
     Record,
     evaluation_dataset,
-    official_split,
     read_dataset,
     split_by_content,
     training_dataset,
 )
 from iqa_keras.atomic import write_atomic
-from iqa_keras.evaluation import PLCC, SRCC, Evaluation, evaluate
-from iqa_keras.losses import CombinedLoss
-from iqa_keras.models import HallucinatedIQA
+from iqa_keras.evaluation import Evaluation, evaluate
 from iqa_keras.training import callbacks as run_files
+from iqa_keras.training.compiling import compile_model
 from iqa_keras.training.config import (
     ConfigError,
-    GanConfig,
-    LossTerm,
     OptimizerConfig,
     TrainingConfig,
     config_to_dict,
@@ -181,7 +177,7 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     if chief:
         _write_resolved_config(config, output_dir, run_files.is_resuming(output_dir, backup_dir))
 
-    parts = _split(read_dataset(config.data.dataset, config.data.root), config)
+    parts = config.data.split_records(read_dataset(config.data.dataset, config.data.root))
     if config.gan is not None:
         _check_references(parts["train"], config)
     with precision_policy(config.trainer.precision):
@@ -221,52 +217,6 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     if chief:
         _write_json(os.path.join(output_dir, METRICS_FILE), metrics)
     return TrainResult(output_dir, best_model_path, metrics, dict(history.history), model)
-
-
-def compile_model(
-    model: keras.Model,
-    losses: Sequence[LossTerm],
-    optimizer: OptimizerConfig,
-    steps_per_epoch: int,
-    epochs: int,
-    srcc_capacity: int,
-    gan: GanConfig | None = None,
-) -> None:
-    """Compiles with AdamW on the warm-up + cosine schedule, the weighted sum of `losses`,
-    and the SRCC and PLCC metrics (logged as `srcc`, `plcc`, `val_srcc`, `val_plcc`).
-
-    A `HallucinatedIQA` gets these as its regressor's optimizer, loss and metrics, and
-    Adam for its generator and discriminator from `gan` (default `GanConfig()`).
-
-    Example:
-    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    >>> compile_model(model, [LossTerm("mae")], OptimizerConfig(), 10, 2, srcc_capacity=64)
-    >>> logs = model.evaluate(np.eye(4, 3), np.arange(4.0), verbose=0, return_dict=True)
-    >>> type(model.optimizer).__name__, sorted(logs)
-    ('AdamW', ['loss', 'plcc', 'srcc'])
-    """
-    loss = CombinedLoss([term.build() for term in losses], [term.weight for term in losses])
-    metrics = [SRCC(capacity=srcc_capacity), PLCC()]
-    if isinstance(model, HallucinatedIQA):
-        gan = GanConfig() if gan is None else gan
-        _compile_hallucinated_iqa(model, loss, metrics, optimizer, gan, steps_per_epoch, epochs)
-    else:
-        model.compile(optimizer=optimizer.build(steps_per_epoch, epochs), loss=loss, metrics=metrics)
-
-
-def _compile_hallucinated_iqa(model, loss, metrics, optimizer, gan, steps_per_epoch, epochs) -> None:
-    """`HallucinatedIQA.compile`: `optimizer` for the regressor, `gan`'s for the rest."""
-    model.compile(
-        generator_optimizer=gan.build_optimizer("generator", optimizer, steps_per_epoch, epochs),
-        discriminator_optimizer=gan.build_optimizer("discriminator", optimizer, steps_per_epoch, epochs),
-        regressor_optimizer=optimizer.build(steps_per_epoch, epochs),
-        regressor_loss=loss,
-        loss_weights=gan.loss_weights,
-        adversarial_loss=gan.adversarial_loss,
-        quality_aware=gan.quality_aware,
-        quality_threshold=gan.quality_threshold,
-        metrics=metrics,
-    )
 
 
 def predict_scores(
@@ -379,22 +329,6 @@ def finetune(
     result = FinetuneResult(saved, before, after, frozen)
     _write_json(os.path.join(output_dir, FINETUNE_REPORT), result.as_dict())
     return result
-
-
-def _split(records: list[Record], config: TrainingConfig) -> dict[str, list[Record]]:
-    """`train`, `validation` and `test` parts (`test` may be the validation part)."""
-    if config.data.split == "content":
-        (parts,) = split_by_content(records, config.data.ratios, seed=config.data.split_seed)
-        return parts
-    parts = official_split(records)
-    for needed in ("train", "validation"):
-        if needed not in parts:
-            raise ConfigError(
-                "data.split",
-                f"is 'official' but the release's split has no {needed!r} part (it has "
-                f"{', '.join(parts)}). Use split: content.",
-            )
-    return {"test": parts["validation"], **parts}
 
 
 def _check_references(records: list[Record], config: TrainingConfig) -> None:

@@ -73,6 +73,15 @@ def precision_policy(precision: str = "auto") -> Iterator[str]:
 
 def _gpu_compute_capabilities() -> list[tuple[int, int]]:
     """The (major, minor) compute capability of each visible GPU; empty without one."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        gpus = [device for device in jax.devices() if device.platform == "gpu"]
+        # JAX gives it as a string ("9.0"); a GPU that gives none is treated as an older one.
+        return [
+            tuple(int(part) for part in str(getattr(gpu, "compute_capability", "0.0")).split(".")[:2])
+            for gpu in gpus
+        ]
     import tensorflow as tf
 
     capabilities = []

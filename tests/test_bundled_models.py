@@ -1,0 +1,97 @@
+"""The bundled default models: they load, score through Python and the command, rank clear
+distortions below the pristine photo, score deterministically, and have model cards."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+import iqa_keras
+from iqa_keras.data.distortions import distort
+from iqa_keras.loading import BUNDLED_MODELS_DIR, bundled_models
+from iqa_keras.models import HallucinatedIQA, SiameseDifferenceIQA
+from iqa_keras.scoring import EXAMPLE_IMAGES
+
+DEFAULTS = {"fr-default": SiameseDifferenceIQA, "nr-default": HallucinatedIQA}
+CLEAR_DISTORTIONS = ("gaussian_blur", "jpeg", "white_noise")
+
+
+@pytest.fixture(scope="module")
+def photo_and_distortions():
+    """A photo the models never saw (scikit-image's coffee, at KADID-10k's scale), and
+    its level-5 blur, JPEG and white noise."""
+    photo = np.asarray(Image.fromarray(skimage.data.coffee()).resize((512, 341), Image.Resampling.LANCZOS), np.float32)
+    distorted = {
+        name: np.clip(np.rint(distort(photo / 255.0, name, 5, seed=0) * 255.0), 0, 255)
+        for name in CLEAR_DISTORTIONS
+    }
+    return photo, distorted
+
+
+def test_the_default_models_are_bundled_and_load_as_their_classes():
+    assert set(DEFAULTS) <= set(bundled_models())
+    for name, cls in DEFAULTS.items():
+        path = os.path.join(BUNDLED_MODELS_DIR, f"{name}.keras")
+        assert os.path.getsize(path) < 30e6
+        model = iqa_keras.load(name)
+        assert isinstance(model, cls) and model.dtype_policy.name == "float32"
+
+
+def test_score_without_a_model_uses_fr_default_with_a_reference_and_nr_default_without():
+    reference, distorted = EXAMPLE_IMAGES["reference"], EXAMPLE_IMAGES["distorted_jpeg"]
+    assert iqa_keras.score(distorted, reference=reference) == iqa_keras.score(
+        distorted, reference=reference, model="fr-default"
+    )
+    assert iqa_keras.score(distorted) == iqa_keras.score(distorted, model="nr-default")
+
+
+@pytest.mark.parametrize("name", CLEAR_DISTORTIONS)
+def test_full_reference_default_scores_level_5_below_the_pristine_photo(photo_and_distortions, name):
+    photo, distorted = photo_and_distortions
+    pristine = iqa_keras.score(photo, reference=photo)
+    assert iqa_keras.score(distorted[name], reference=photo) < pristine - 0.2
+
+
+@pytest.mark.parametrize("name", CLEAR_DISTORTIONS)
+def test_no_reference_default_scores_level_5_below_the_pristine_photo(photo_and_distortions, name):
+    photo, distorted = photo_and_distortions
+    assert iqa_keras.score(distorted[name]) < iqa_keras.score(photo)
+
+
+def test_scores_are_deterministic(photo_and_distortions):
+    photo, distorted = photo_and_distortions
+    image = distorted["jpeg"]
+    assert iqa_keras.score(image, reference=photo) == iqa_keras.score(image, reference=photo)
+    assert iqa_keras.score(image) == iqa_keras.score(image)
+
+
+def test_the_command_scores_a_pair_and_a_single_image_with_the_defaults():
+    reference, distorted = EXAMPLE_IMAGES["reference"], EXAMPLE_IMAGES["distorted_blur"]
+    command = [sys.executable, "-m", "iqa_keras.cli", "score", "--format", "csv"]
+    pair = subprocess.run([*command, "--reference", reference, distorted], capture_output=True, text=True)
+    single = subprocess.run([*command, distorted], capture_output=True, text=True)
+    assert pair.returncode == 0 and single.returncode == 0, pair.stderr + single.stderr
+    (pair_row,) = pair.stdout.splitlines()[1:]
+    (single_row,) = single.stdout.splitlines()[1:]
+    assert ",fr-default," in pair_row and ",nr-default," in single_row
+    assert float(pair_row.rsplit(",", 1)[1]) == pytest.approx(
+        iqa_keras.score(distorted, reference=reference), abs=1e-6
+    )
+    assert float(single_row.rsplit(",", 1)[1]) == pytest.approx(iqa_keras.score(distorted), abs=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULTS))
+def test_each_model_card_names_its_data_command_figures_and_limitations(name):
+    with open(os.path.join(BUNDLED_MODELS_DIR, f"{name}.md"), encoding="utf-8") as file:
+        card = file.read()
+    assert f"training/synthetic_{name[:2]}.yaml" in card
+    assert "training/train_on_jax.py" in card and "iqa-keras generate" in card
+    assert re.search(r"SRCC\s*\|", card), "a table of validation figures"
+    for heading in ("## Training data and labels", "## Recipe and command", "## Validation", "## Speed",
+                    "## Limitations"):
+        assert heading in card
