@@ -583,7 +583,10 @@ def _run_models(arguments) -> int:
 
     names = bundled_models()
     if not names:
-        print("No bundled models yet: score with --metric, or with --model PATH for your own .keras file.")
+        print(
+            f"No bundled models in {BUNDLED_MODELS_DIR}: they come with the repository (install it "
+            "with pip install -e .). Score with --metric, or --model PATH for your own .keras file."
+        )
     for name in names:
         card = os.path.join(BUNDLED_MODELS_DIR, f"{name}.md")
         summary = ""

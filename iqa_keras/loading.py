@@ -39,7 +39,7 @@ def model_path(name_or_path: str | os.PathLike) -> str:
     if not os.path.isfile(path) and path in bundled_models():
         path = os.path.join(BUNDLED_MODELS_DIR, f"{path}.keras")
     if not os.path.isfile(path):
-        names = ", ".join(bundled_models()) or "none yet"
+        names = ", ".join(bundled_models()) or f"none in {BUNDLED_MODELS_DIR}; install the repository with pip install -e ."
         raise FileNotFoundError(
             f"No model file {path!r}, and no bundled model of that name (bundled: {names})."
         )

@@ -102,7 +102,7 @@ def test_size_mismatch_exits_1_with_both_sizes(tmp_path):
 
 
 def test_bad_usage_exits_2():
-    assert run("score", JPEG)[0] == 2  # no --reference
+    assert run("score", "-m", "ssim", JPEG)[0] == 2  # a full-reference metric without --reference
     code, _, err = run("score", "-m", "nosuchmetric", "-r", REFERENCE, JPEG)
     assert code == 2 and "nosuchmetric" in err and "ssim" in err
     assert run("nosuchcommand")[0] == 2
@@ -280,4 +280,4 @@ def test_maps_score_list_and_models(tmp_path):
     assert code == 0, err
     assert [row["distorted"] for row in json.loads(out)] == [JPEG, BLUR]
     code, out, _ = run("models")
-    assert code == 0 and "No bundled models yet" in out
+    assert code == 0 and out.startswith("fr-default\t") and "\nnr-default\t" in out

@@ -237,7 +237,8 @@ def test_jax_backend_runs_inference_and_refuses_to_train(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "refused: HallucinatedIQA trains with the TensorFlow backend only" in result.stdout
+    assert "refused: HallucinatedIQA trains through model.fit with the TensorFlow backend only" in result.stdout
+    assert "fit_hallucinated_iqa" in result.stdout
     expected = model.predict({"distorted": inputs["distorted"]}, verbose=0)["score"]
     np.testing.assert_allclose(np.load(tmp_path / "score.npy"), expected, rtol=1e-4, atol=1e-5)
 

@@ -556,8 +556,9 @@ class HallucinatedIQA(keras.Model):
 def _check_backend(action: str) -> None:
     if keras.backend.backend() != "tensorflow":
         raise NotImplementedError(
-            f"HallucinatedIQA {action} with the TensorFlow backend only (inference runs on "
-            f"any backend). Received: backend {keras.backend.backend()!r}"
+            f"HallucinatedIQA {action} through model.fit with the TensorFlow backend only; on "
+            "JAX use iqa_keras.training.jax_gan.fit_hallucinated_iqa (inference runs on any "
+            f"backend). Received: backend {keras.backend.backend()!r}"
         )
 
 

@@ -1,13 +1,5 @@
-"""`compile_model`: a model compiled as a training config says, on any backend.
-
-Example:
->>> import keras, numpy as np
->>> from iqa_keras.training.config import LossTerm, OptimizerConfig
->>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
->>> compile_model(model, [LossTerm("mae")], OptimizerConfig(), 10, 2, srcc_capacity=64)
->>> type(model.optimizer).__name__
-'AdamW'
-"""
+"""`compile_model`: a model compiled as a training config says, on any backend
+(`iqa-keras train` on TensorFlow, `training/train_on_jax.py` on JAX)."""
 
 from __future__ import annotations
 
@@ -39,6 +31,7 @@ def compile_model(
     Adam for its generator and discriminator from `gan` (default `GanConfig()`).
 
     Example:
+    >>> import numpy as np
     >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     >>> compile_model(model, [LossTerm("mae")], OptimizerConfig(), 10, 2, srcc_capacity=64)
     >>> logs = model.evaluate(np.eye(4, 3), np.arange(4.0), verbose=0, return_dict=True)
