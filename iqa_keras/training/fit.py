@@ -34,8 +34,10 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
+from PIL import Image
 
 from iqa_keras.data import (
+    DatasetError,
     PipelineConfig,
     Record,
     evaluation_dataset,
@@ -290,6 +292,8 @@ def finetune(
     (parts,) = split_by_content(
         records, {"train": 1.0 - validation_split, "held_out": validation_split}, seed=seed
     )
+    if crop_size is not None:
+        _check_crops_fit(parts["train"], crop_size)
     keras.utils.set_random_seed(seed)
     model = keras.saving.load_model(model_path, compile=False)
     before = evaluate(*predict_scores(model, parts["held_out"]))
@@ -329,6 +333,22 @@ def finetune(
     result = FinetuneResult(saved, before, after, frozen)
     _write_json(os.path.join(output_dir, FINETUNE_REPORT), result.as_dict())
     return result
+
+
+def _check_crops_fit(records: Sequence[Record], crop_size: int) -> None:
+    """Fails before any training, naming the first image smaller than the crops (read from
+    the file headers), rather than from inside `model.fit`'s pipeline."""
+    for record in records:
+        for path in (record.distorted, record.reference):
+            if path is None:
+                continue
+            with Image.open(path) as image:
+                width, height = image.size
+            if width < crop_size or height < crop_size:
+                raise DatasetError(
+                    f"Image {path} is {width}x{height} (width x height), smaller than "
+                    f"`crop_size` {crop_size}x{crop_size}."
+                )
 
 
 def _check_references(records: list[Record], config: TrainingConfig) -> None:
