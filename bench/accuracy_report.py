@@ -61,7 +61,7 @@ import iqa_keras  # noqa: E402
 from iqa_keras import metrics  # noqa: E402
 from iqa_keras.data import read_dataset  # noqa: E402
 from iqa_keras.data.distortions import get_distortion  # noqa: E402
-from iqa_keras.data.generate import pristine_files, generate_dataset  # noqa: E402
+from iqa_keras.data.generate import generate_dataset, pristine_files, reference_sources  # noqa: E402
 from iqa_keras.data.records import DatasetError, Record, Scale  # noqa: E402
 from iqa_keras.data.splits import split_by_content  # noqa: E402
 from iqa_keras.evaluation import LogisticFitWarning, evaluate  # noqa: E402
@@ -138,22 +138,18 @@ def pristine_folders(pristine: str) -> list[str]:
 
 def held_out_photos(folders: list[str], recipe: str, count: int) -> list[tuple[str, str]]:
     """`count` photos, evenly spread, of the recipe's held-out parts, as (folder, file name)."""
-    sources = [(folder, name) for folder in folders for name in pristine_files(folder)]
+    sources = reference_sources(folders)  # the reference ids `generate` gives
     data = load_config(recipe).data
-    width = max(2, len(str(len(sources))))  # the reference ids `generate` gives
-    records = [Record(f"{os.path.basename(folder)}/{name}", 3.0, Scale(1.0, 5.0, True),
-                      content_id=f"I{number:0{width}d}")
-               for number, (folder, name) in enumerate(sources, 1)]
+    records = [Record(path, 3.0, Scale(1.0, 5.0, True), content_id=reference)
+               for reference, (_, path) in sources.items()]
     (parts,) = split_by_content(records, data.ratios, seed=data.split_seed)
-    held_out_names = {record.distorted for part in HELD_OUT_PARTS for record in parts[part]}
-    held_out = [(folder, name) for folder, name in sources
-                if f"{os.path.basename(folder)}/{name}" in held_out_names]
+    held_out_paths = {record.distorted for part in HELD_OUT_PARTS for record in parts[part]}
+    held_out = [(name, path) for name, path in sources.values() if path in held_out_paths]
     chosen = [held_out[int(i)] for i in np.linspace(0, len(held_out) - 1, min(count, len(held_out)))]
     print(f"held-out photos: {len(held_out)} of {len(sources)} (parts {' + '.join(HELD_OUT_PARTS)} of "
           f"{os.path.basename(recipe)}: ratios {dict(data.ratios)}, split_seed {data.split_seed}); "
-          f"using {len(chosen)}, evenly spread: "
-          + ", ".join(f"{os.path.basename(folder)}/{name}" for folder, name in chosen))
-    return chosen
+          f"using {len(chosen)}, evenly spread: " + ", ".join(name for name, _ in chosen))
+    return [(os.path.dirname(path), os.path.basename(path)) for _, path in chosen]
 
 
 def generated_dataset(args, temporary: str) -> str:

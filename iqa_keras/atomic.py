@@ -10,12 +10,13 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
 from typing import BinaryIO
 
-__all__ = ["TEMPORARY_PREFIX", "write_atomic"]
+__all__ = ["TEMPORARY_PREFIX", "save_model_atomic", "write_atomic", "write_json_atomic"]
 
 # Temporary files are hidden and recognisable, so that a later run can remove leftovers.
 TEMPORARY_PREFIX = ".iqa-keras-"
@@ -39,4 +40,27 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
         os.replace(temporary, path)
     except BaseException:
         os.remove(temporary)
+        raise
+
+
+def write_json_atomic(path: str | os.PathLike, values) -> None:
+    """Writes `values` as indented JSON, atomically."""
+    text = json.dumps(values, indent=2) + "\n"
+    write_atomic(path, lambda file: file.write(text.encode("utf-8")))
+
+
+def save_model_atomic(model, path: str | os.PathLike) -> None:
+    """`model.save(path)` through a hidden `.keras` file in the same folder, then renamed.
+
+    Keras writes the file by name, so `write_atomic`'s open file cannot be used; a failed
+    save removes the temporary file and leaves `path` as it was.
+    """
+    path = os.fspath(path)
+    temporary = os.path.join(os.path.dirname(path), TEMPORARY_PREFIX + os.path.basename(path))
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
         raise

@@ -78,9 +78,6 @@ def measure(metric: str | None = None, model=None, color: str | None = None, til
     return (lambda distorted, reference: scorer(distorted, reference).score), scorer.full_reference, name
 
 
-DEFAULT_MODELS = {True: "fr-default", False: "nr-default"}
-
-
 def default_model(with_reference: bool) -> str:
     """The bundled model that scores when none is named: full-reference with a reference.
 
@@ -88,7 +85,7 @@ def default_model(with_reference: bool) -> str:
     >>> default_model(with_reference=True), default_model(with_reference=False)
     ('fr-default', 'nr-default')
     """
-    return DEFAULT_MODELS[bool(with_reference)]
+    return "fr-default" if with_reference else "nr-default"
 
 
 def score(distorted, reference=None, metric: str | None = None, model=None, color: str | None = None) -> float:

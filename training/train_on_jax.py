@@ -17,6 +17,8 @@ No resuming, distribution or early stopping here: `iqa-keras train` has those.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import sys
@@ -25,7 +27,7 @@ import time
 import keras
 import numpy as np
 
-from iqa_keras.atomic import write_atomic
+from iqa_keras.atomic import save_model_atomic, write_atomic, write_json_atomic
 from iqa_keras.data import read_dataset
 from iqa_keras.data.arrays import CropBatches
 from iqa_keras.evaluation import evaluate
@@ -117,8 +119,7 @@ class _BestEpoch:
         metrics = {"best_epoch": self.best.get("epoch"), "val_srcc": self.best["val_srcc"],
                    "val_plcc": self.best.get("val_plcc"), "training_seconds": round(seconds),
                    "backend": keras.backend.backend()}
-        text = json.dumps(metrics, indent=2) + "\n"
-        write_atomic(os.path.join(self.config.output_dir, "metrics.json"), lambda f: f.write(text.encode()))
+        write_json_atomic(os.path.join(self.config.output_dir, "metrics.json"), metrics)
         print(json.dumps(metrics), flush=True)
 
 
@@ -127,19 +128,15 @@ def _save_float32(model, config, path):
     with precision_policy("float32"):
         copy = config.model.build()
     copy.set_weights(model.get_weights())
-    temporary = path + ".partial.keras"
-    copy.save(temporary)
-    os.replace(temporary, path)
+    save_model_atomic(copy, path)
 
 
 def _write_csv(path, rows):
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-
-    def write(file):
-        text = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in rows]
-        file.write(("\n".join(text) + "\n").encode())
-
-    write_atomic(path, write)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[-1]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, lambda file: file.write(text.getvalue().encode("utf-8")))
 
 
 if __name__ == "__main__":

@@ -91,6 +91,10 @@ class CropBatches(keras.utils.PyDataset):
         self.epoch = 0
         self.scores = np.array([record.score for record in self.records], np.float32)
         self._images = _decoded(self._paths(), crop_size, threads or os.cpu_count() or 1)
+        if self.use_reference:
+            for record in self.records:
+                _check_same_size(record, self._images)
+        self._order = self._epoch_order()
 
     def _paths(self) -> list[str]:
         paths = [record.distorted for record in self.records]
@@ -102,10 +106,7 @@ class CropBatches(keras.utils.PyDataset):
         return math.ceil(len(self.records) * self.patches_per_image / self.batch_size)
 
     def __getitem__(self, index: int):
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(
-            np.repeat(np.arange(len(self.records)), self.patches_per_image)
-        )
-        chosen = order[index * self.batch_size : (index + 1) * self.batch_size]
+        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         crops = [self._crop(self.records[i], rng) for i in chosen]
         inputs = {"distorted": np.stack([crop[..., :3] for crop in crops])}
@@ -115,6 +116,13 @@ class CropBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
+        self._order = self._epoch_order()
+
+    def _epoch_order(self) -> np.ndarray:
+        """The records of this epoch's crops, in batch order."""
+        return np.random.default_rng([self.seed, self.epoch]).permutation(
+            np.repeat(np.arange(len(self.records)), self.patches_per_image)
+        )
 
     def _crop(self, record: Record, rng: np.random.Generator) -> np.ndarray:
         """One random crop of the record, its distorted and reference channels stacked."""
@@ -122,12 +130,6 @@ class CropBatches(keras.utils.PyDataset):
         if self.use_reference:
             images.append(self._images[record.reference])
         height, width = images[0].shape[:2]
-        for path, image in zip((record.distorted, record.reference), images):
-            if image.shape[:2] != (height, width):
-                raise ValueError(
-                    f"{path} is {image.shape[1]}x{image.shape[0]}, its pair {width}x{height}: "
-                    "the images of a pair must have the same size"
-                )
         top = int(rng.integers(0, height - self.crop_size + 1))
         left = int(rng.integers(0, width - self.crop_size + 1))
         window = (slice(top, top + self.crop_size), slice(left, left + self.crop_size))
@@ -137,6 +139,16 @@ class CropBatches(keras.utils.PyDataset):
                 crop = crop[:, ::-1]
             crop = np.rot90(crop, int(rng.integers(4)))
         return crop.astype(np.float32)
+
+
+def _check_same_size(record: Record, images: dict[str, np.ndarray]) -> None:
+    distorted, reference = images[record.distorted], images[record.reference]
+    if distorted.shape != reference.shape:
+        raise ValueError(
+            f"{record.distorted} is {distorted.shape[1]}x{distorted.shape[0]}, its reference "
+            f"{record.reference} {reference.shape[1]}x{reference.shape[0]}: the images of a pair "
+            "must have the same size"
+        )
 
 
 def _decoded(paths: list[str], crop_size: int, threads: int) -> dict[str, np.ndarray]:

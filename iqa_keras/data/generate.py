@@ -41,6 +41,7 @@ GenerationSummary(written=3, kept=0, references=1, rows=2)
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import csv
 import dataclasses
 import glob
@@ -54,7 +55,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from iqa_keras.atomic import TEMPORARY_PREFIX, write_atomic
+from iqa_keras.atomic import TEMPORARY_PREFIX, write_atomic, write_json_atomic
 from iqa_keras.data.distortions import (
     DISTORTIONS,
     Distortion,
@@ -68,7 +69,7 @@ from iqa_keras.data.distortions._validate import check_level
 from iqa_keras.data.records import DatasetError
 from iqa_keras.io import read_image
 
-__all__ = ["GenerationSummary", "generate_dataset", "pristine_files"]
+__all__ = ["GenerationSummary", "generate_dataset", "pristine_files", "reference_sources"]
 
 _COMPOSITION_SIZES = (2, 3)
 # The type field of SeedSequence entropy for compositions (KADID type ids are 1..25).
@@ -153,9 +154,8 @@ def generate_dataset(
             f"Received: types={types!r}"
         )
     out_dir = os.fspath(out_dir)
-    sources = _sources(pristine_dir)
-    width = max(2, len(str(len(sources))))
-    references = {f"I{number:0{width}d}": name for number, name in enumerate(sources, 1)}
+    sources = reference_sources(pristine_dir)
+    references = {reference: name for reference, (name, _) in sources.items()}
     images_dir = os.path.join(out_dir, "images")
     os.makedirs(images_dir, exist_ok=True)
     _remove_temporary_files(out_dir, images_dir)
@@ -172,11 +172,12 @@ def generate_dataset(
     written = 0
     bar = tqdm(total=total, desc="generate", unit="image", file=sys.stderr, disable=not progress)
     jobs = [
-        (sources[name], images_dir, reference, plans[reference], max_side)
-        for reference, name in references.items()
+        (path, images_dir, reference, plans[reference], max_side)
+        for reference, (_, path) in sources.items()
     ]
-    with bar, concurrent.futures.ProcessPoolExecutor(workers) if workers > 1 else _InProcess() as pool:
-        for made, kept in pool.map(_generate_reference, *zip(*jobs)):
+    pool = concurrent.futures.ProcessPoolExecutor(workers) if workers > 1 else contextlib.nullcontext()
+    with bar, pool:
+        for made, kept in (pool.map if workers > 1 else map)(_generate_reference, *zip(*jobs)):
             written += made
             bar.update(made + kept)
     _write_labels(out_dir, plans)
@@ -186,35 +187,34 @@ def generate_dataset(
     )
 
 
-class _InProcess:
-    """`ProcessPoolExecutor`'s `map` without processes, for `workers=1`."""
+def reference_sources(pristine_dir) -> dict[str, tuple[str, str]]:
+    """What `generate_dataset` makes of the pristine folder(s): {reference id: (name in
+    `references.csv`, path)}, in reference order (`I01`, `I02`, ...; `I001`.. past 99).
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        return False
-
-    def map(self, function, *iterables):
-        return map(function, *iterables)
-
-
-def _sources(pristine_dir) -> dict[str, str]:
-    """The pristine files as {name in references.csv: path}, in reference order."""
+    Example:
+    >>> import os, tempfile
+    >>> from PIL import Image
+    >>> folder = tempfile.mkdtemp()
+    >>> Image.new("RGB", (8, 8)).save(os.path.join(folder, "sky.png"))
+    >>> {reference: name for reference, (name, _) in reference_sources(folder).items()}
+    {'I01': 'sky.png'}
+    """
     if isinstance(pristine_dir, (str, os.PathLike)):
         folder = os.fspath(pristine_dir)
-        return {name: os.path.join(folder, name) for name in pristine_files(folder)}
-    folders = [os.fspath(folder) for folder in pristine_dir]
-    if not folders:
-        raise ValueError("`pristine_dir` must name at least one folder. Received: []")
-    sources = {}
-    for folder in folders:
-        label = os.path.basename(os.path.normpath(folder))
-        for name in pristine_files(folder):
-            if f"{label}/{name}" in sources:
-                raise DatasetError(f"Two pristine folders are both named {label!r}: {folders}")
-            sources[f"{label}/{name}"] = os.path.join(folder, name)
-    return sources
+        sources = {name: os.path.join(folder, name) for name in pristine_files(folder)}
+    else:
+        folders = [os.fspath(folder) for folder in pristine_dir]
+        if not folders:
+            raise ValueError("`pristine_dir` must name at least one folder. Received: []")
+        sources = {}
+        for folder in folders:
+            label = os.path.basename(os.path.normpath(folder))
+            for name in pristine_files(folder):
+                if f"{label}/{name}" in sources:
+                    raise DatasetError(f"Two pristine folders are both named {label!r}: {folders}")
+                sources[f"{label}/{name}"] = os.path.join(folder, name)
+    width = max(2, len(str(len(sources))))
+    return {f"I{number:0{width}d}": item for number, item in enumerate(sources.items(), 1)}
 
 
 def _generate_reference(
@@ -382,8 +382,7 @@ def _write_settings(out_dir: str, references: dict[str, str], settings: dict) ->
     sources = [("ref_img", "source")]
     sources += [(f"{reference}.png", source) for reference, source in references.items()]
     _write_csv(os.path.join(out_dir, "references.csv"), sources)
-    text = json.dumps(settings, indent=2) + "\n"
-    write_atomic(os.path.join(out_dir, "generation.json"), lambda file: file.write(text.encode()))
+    write_json_atomic(os.path.join(out_dir, "generation.json"), settings)
 
 
 def _write_labels(out_dir: str, plans: dict[str, list[_Output]]) -> None:

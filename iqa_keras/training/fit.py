@@ -27,7 +27,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -45,7 +44,7 @@ from iqa_keras.data import (
     split_by_content,
     training_dataset,
 )
-from iqa_keras.atomic import write_atomic
+from iqa_keras.atomic import save_model_atomic, write_json_atomic
 from iqa_keras.evaluation import Evaluation, evaluate
 from iqa_keras.training import callbacks as run_files
 from iqa_keras.training.compiling import compile_model
@@ -217,7 +216,7 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     best_model_path = os.path.join(output_dir, run_files.BEST_MODEL)
     metrics = _final_metrics(config, parts, best_model_path) if chief else {}
     if chief:
-        _write_json(os.path.join(output_dir, METRICS_FILE), metrics)
+        write_json_atomic(os.path.join(output_dir, METRICS_FILE), metrics)
     return TrainResult(output_dir, best_model_path, metrics, dict(history.history), model)
 
 
@@ -326,12 +325,9 @@ def finetune(
     after = evaluate(*predict_scores(model, parts["held_out"]))
 
     saved = os.path.join(output_dir, FINETUNED_MODEL)
-    # Saved beside its place, then renamed over it: a reader never sees half a file.
-    written = os.path.join(output_dir, f".saving-{FINETUNED_MODEL}")
-    model.save(written)
-    os.replace(written, saved)
+    save_model_atomic(model, saved)
     result = FinetuneResult(saved, before, after, frozen)
-    _write_json(os.path.join(output_dir, FINETUNE_REPORT), result.as_dict())
+    write_json_atomic(os.path.join(output_dir, FINETUNE_REPORT), result.as_dict())
     return result
 
 
@@ -415,8 +411,3 @@ def _encoders(model: keras.Model) -> list[keras.Model]:
             f"named 'encoder...'); its layers are: {names}. Use freeze_encoder=False."
         )
     return encoders
-
-
-def _write_json(path: str, values: dict) -> None:
-    text = json.dumps(values, indent=2) + "\n"
-    write_atomic(path, lambda file: file.write(text.encode("utf-8")))
