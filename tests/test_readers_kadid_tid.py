@@ -86,7 +86,7 @@ def test_kadid_generated_layout(tmp_path):
         "I001_12_01.png,I001.png,4.5,8\n",
     )
     records = read_kadid10k(str(tmp_path))
-    assert [(r.distortion_type, r.distortion_level) for r in records] == [("C2", 3), ("12", 1)]
+    assert [(r.distortion_type, r.distortion_level) for r in records] == [("C2", None), ("12", 1)]
     assert {r.content_id for r in records} == {"I001"}
     assert all(r.score_std is None for r in records)
 

@@ -56,7 +56,8 @@ def main(argv=None) -> int:
         keras.utils.set_random_seed(config.trainer.seed)
         batches = CropBatches(
             parts["train"], train.batch_size, train.crop_size[0], train.patches_per_image,
-            use_reference=train.use_reference, augment=train.augment, seed=train.seed,
+            use_reference=train.use_reference, augment=train.augment,
+            level_groups=train.level_groups, seed=train.seed,
         )
         validation = _centre_crops(parts["validation"], 2 * train.crop_size[0])
         print(f"{len(parts['train'])} training and {len(parts['validation'])} validation images "

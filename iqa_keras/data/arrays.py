@@ -6,8 +6,10 @@ TensorFlow-only equivalent, with streaming decoding for datasets too large for m
 Here every image is decoded once, with `iqa_keras.io.read_image`, and held in memory as
 8-bit RGB. A batch is `({"reference": ref, "distorted": dist}, score)` (float32, 0-255,
 `score` = `Record.score`), or `({"distorted": dist}, score)` without references. Crops
-of a pair are aligned and get the same random flip and quarter turn. The batches of an
-epoch follow from `(seed, epoch)` alone, whatever order Keras asks for them in.
+of a pair are aligned and get the same random flip and quarter turn; with `level_groups`,
+batches hold whole level groups (`iqa_keras.data.level_groups`), each group's images
+cropped, flipped and turned alike. The batches of an epoch follow from `(seed, epoch)`
+alone, whatever order Keras asks for them in.
 
 Example:
 >>> import os, tempfile
@@ -38,6 +40,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from iqa_keras.data import level_groups as grouping
 from iqa_keras.data.records import Record
 from iqa_keras.io import read_image
 
@@ -54,6 +57,7 @@ class CropBatches(keras.utils.PyDataset):
         patches_per_image: crops taken from each record per epoch.
         use_reference: give the reference images when the records have them.
         augment: random horizontal flips and quarter turns, the same on both images.
+        level_groups: batches of whole level groups, cropped alike (see above).
         seed: the batches of every epoch follow from it.
         threads: threads decoding the images at the start.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` for `PyDataset`.
@@ -67,6 +71,7 @@ class CropBatches(keras.utils.PyDataset):
         patches_per_image: int = 1,
         use_reference: bool = True,
         augment: bool = True,
+        level_groups: bool = False,
         seed: int = 0,
         threads: int | None = None,
         **kwargs,
@@ -87,6 +92,9 @@ class CropBatches(keras.utils.PyDataset):
         self.patches_per_image = patches_per_image
         self.use_reference = use_reference and all(r.reference is not None for r in self.records)
         self.augment = augment
+        self.groups = (
+            grouping.level_groups(self.records) if level_groups else grouping.single_groups(len(self.records))
+        )
         self.seed = seed
         self.epoch = 0
         self.scores = np.array([record.score for record in self.records], np.float32)
@@ -94,7 +102,7 @@ class CropBatches(keras.utils.PyDataset):
         if self.use_reference:
             for record in self.records:
                 _check_same_size(record, self._images)
-        self._order = self._epoch_order()
+        self._order, self._units = self._epoch_units()
 
     def _paths(self) -> list[str]:
         paths = [record.distorted for record in self.records]
@@ -106,9 +114,12 @@ class CropBatches(keras.utils.PyDataset):
         return math.ceil(len(self.records) * self.patches_per_image / self.batch_size)
 
     def __getitem__(self, index: int):
-        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        crops = [self._crop(self.records[i], rng) for i in chosen]
+        batch = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        chosen = self._order[batch]
+        crops = [
+            self._crop(self.records[i], np.random.default_rng([self.seed, self.epoch, unit]))
+            for i, unit in zip(chosen, self._units[batch])
+        ]
         inputs = {"distorted": np.stack([crop[..., :3] for crop in crops])}
         if self.use_reference:
             inputs["reference"] = np.stack([crop[..., 3:] for crop in crops])
@@ -116,13 +127,12 @@ class CropBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
-        self._order = self._epoch_order()
+        self._order, self._units = self._epoch_units()
 
-    def _epoch_order(self) -> np.ndarray:
-        """The records of this epoch's crops, in batch order."""
-        return np.random.default_rng([self.seed, self.epoch]).permutation(
-            np.repeat(np.arange(len(self.records)), self.patches_per_image)
-        )
+    def _epoch_units(self) -> tuple[np.ndarray, np.ndarray]:
+        """This epoch's records in batch order, and the unit (crop) of each."""
+        rng = np.random.default_rng([self.seed, self.epoch])
+        return grouping.epoch_units(self.groups, self.patches_per_image, rng)
 
     def _crop(self, record: Record, rng: np.random.Generator) -> np.ndarray:
         """One random crop of the record, its distorted and reference channels stacked."""

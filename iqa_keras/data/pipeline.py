@@ -6,9 +6,10 @@ score)` for no-reference records (or `use_reference=False`); images are float32 
 with values 0-255 unless `preprocess` rescales them; `score` is `Record.score`
 (float32, [0, 1], higher = better).
 
-- `training_dataset`: records shuffled -> decoded in parallel -> resized -> aligned
-  random crops of reference and distorted (`patches_per_image` per image) with the same
-  random flip and rotation on both -> batched -> preprocessed -> prefetched.
+- `training_dataset`: records shuffled (on their own, or as whole level groups) ->
+  decoded in parallel -> resized -> aligned random crops of reference and distorted
+  (`patches_per_image` per image) with the same random flip and rotation on both (and on
+  every image of a level group) -> batched -> preprocessed -> prefetched.
 - `evaluation_dataset`: records in their order -> whole images (batches of one, or of
   `batch_size` after a fixed `resize_to`), or every tile of an image as one batch.
 
@@ -54,6 +55,7 @@ import numpy as np
 import tensorflow as tf
 
 from iqa_keras.data.decode import decode_image_bytes
+from iqa_keras.data.level_groups import level_groups, single_groups
 from iqa_keras.data.pipeline_config import PipelineConfig
 from iqa_keras.data.records import Record
 from iqa_keras.io import ImageReadError, check_same_size, read_image
@@ -142,14 +144,10 @@ def training_dataset(
             "Training batches of whole images need one size: set `crop_size` or `resize_to`, "
             f"or use batch_size=1. Received: batch_size={config.batch_size}"
         )
-    elements, with_reference = _record_elements(records, config.use_reference)
+    columns, with_reference = _record_columns(records, config.use_reference)
     order_seed, crop_seed, mix_seed = np.random.SeedSequence(config.seed).generate_state(3).tolist()
-    elements = elements.shuffle(len(records), seed=order_seed, reshuffle_each_iteration=True)
-    # One fresh random number per element and pass: the seed of its crops and flips.
-    element_seeds = tf.data.Dataset.random(seed=crop_seed, rerandomize_each_iteration=True)
-    elements = tf.data.Dataset.zip(elements, element_seeds).map(
-        lambda element, seed: {**element, "seed": seed}
-    )
+    groups = level_groups(records) if config.level_groups else single_groups(len(records))
+    elements = _shuffled_groups(columns, groups, order_seed, crop_seed)
     dataset = _decode_in_parallel(
         elements, _Patcher(config), config, skipped, deterministic=config.deterministic
     )
@@ -185,7 +183,8 @@ def evaluation_dataset(
     (TensorShape([9, 16, 16, 3]), TensorShape([9]))
     """
     config = config or PipelineConfig()
-    elements, with_reference = _record_elements(records, config.use_reference)
+    columns, with_reference = _record_columns(records, config.use_reference)
+    elements = tf.data.Dataset.from_tensor_slices(columns)
     # Evaluation keeps the order of `records`, whatever `config.deterministic` says.
     if config.tile_size is not None:
         dataset = _decode_in_parallel(elements, _Tiler(config), config, skipped, deterministic=True)
@@ -207,8 +206,9 @@ def evaluation_dataset(
     return _finish(dataset, with_reference, preprocess, config, num_batches)
 
 
-def _record_elements(records, use_reference):
-    """A dataset of `{"paths": [reference, distorted] or [distorted], "score": score}`."""
+def _record_columns(records, use_reference):
+    """`{"paths": [reference, distorted] or [distorted] per record, "score": scores}`
+    as tensors, and whether references are fed."""
     if not records:
         raise ValueError("`records` is empty: there are no images to feed.")
     without_reference = sum(record.reference is None for record in records)
@@ -223,8 +223,26 @@ def _record_elements(records, use_reference):
     else:
         paths = [[record.distorted] for record in records]
     scores = np.array([record.score for record in records], np.float32)
-    elements = tf.data.Dataset.from_tensor_slices({"paths": paths, "score": scores})
-    return elements, with_reference
+    return {"paths": tf.constant(paths), "score": tf.constant(scores)}, with_reference
+
+
+def _shuffled_groups(columns, groups, order_seed, crop_seed):
+    """The records, group after group, the groups reshuffled every pass; all records
+    of a group share one fresh random number per pass, the seed of their crops and flips."""
+    members = tf.RaggedTensor.from_row_lengths(
+        np.concatenate(groups).astype(np.int64), [len(group) for group in groups]
+    )
+    units = tf.data.Dataset.from_tensor_slices(members)
+    units = units.shuffle(len(groups), seed=order_seed, reshuffle_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=crop_seed, rerandomize_each_iteration=True)
+
+    def records_of(indices, seed):
+        return tf.data.Dataset.from_tensor_slices(indices).map(
+            lambda index: {name: tf.gather(column, index) for name, column in columns.items()}
+            | {"seed": seed}
+        )
+
+    return tf.data.Dataset.zip(units, seeds).flat_map(records_of)
 
 
 def _decode_in_parallel(elements, prepare, config, skipped, deterministic):

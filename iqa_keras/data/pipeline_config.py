@@ -36,6 +36,11 @@ class PipelineConfig:
         tile_stride: (evaluation) step between tiles, at most `tile_size`; default `tile_size`.
         use_reference: feed the reference image when records have one; False trains a
             no-reference model on a full-reference database.
+        level_groups: (training) batches of whole level groups: the levels of one
+            distortion of one photo, one after the other and cropped, flipped and turned
+            alike, so that batch-wise ranking losses learn their order
+            (`iqa_keras.data.level_groups`). Best with `batch_size` a multiple of the
+            number of levels. False draws every record on its own.
         shuffle_buffer: (training) crops held to mix patches of different images when
             `patches_per_image > 1`. Records themselves are always fully shuffled.
         seed: fixes the order, crops, flips and rotations.
@@ -63,6 +68,7 @@ class PipelineConfig:
     tile_size: int | None = None
     tile_stride: int | None = None
     use_reference: bool = True
+    level_groups: bool = False
     shuffle_buffer: int = 64
     seed: int = 0
     deterministic: bool = True
@@ -98,6 +104,9 @@ class PipelineConfig:
             object.__setattr__(self, "tile_stride", stride)
         if self.on_error not in _ON_ERROR:
             raise ValueError(f"`on_error` must be one of {_ON_ERROR}. Received: on_error={self.on_error!r}")
+        for name in ("augment", "use_reference", "level_groups", "deterministic"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"`{name}` must be True or False. Received: {name}={getattr(self, name)!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise TypeError(f"`seed` must be an integer. Received: seed={self.seed!r}")
 

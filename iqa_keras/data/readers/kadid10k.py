@@ -8,7 +8,8 @@ Layout (the release as shipped):
 Scores are on the 1-5 ACR scale of the KADID-10k paper (Lin, Hosu, Saupe, QoMEX 2019),
 higher is better despite the column's name; `var` is the variance of the ratings, so
 the score std is its square root. Generated datasets may name references with more digits
-(`I001.png`), use composition types (`I001_C2_03.png`), omit `var` or add columns.
+(`I001.png`), use composition types (`I001_C2_03.png`, whose number indexes the
+compositions, not a level: their `distortion_level` is None), omit `var` or add columns.
 
 Example:
 >>> import os, tempfile
@@ -64,8 +65,13 @@ def read_kadid10k(root: str) -> list[Record]:
                 reference=os.path.join(images, row["ref_img"]),
                 score_std=std,
                 distortion_type=name.type,
-                distortion_level=name.level,
+                distortion_level=None if _is_composition(name.type) else name.level,
                 content_id=os.path.splitext(row["ref_img"])[0],
             )
         )
     return records
+
+
+def _is_composition(distortion_type: str) -> bool:
+    """`iqa-keras generate` names compositions of 2 or 3 distortions `C2` and `C3`."""
+    return distortion_type.upper().startswith("C") and distortion_type[1:].isdigit()

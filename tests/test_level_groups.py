@@ -1,0 +1,100 @@
+"""Level groups: the grouping, the epoch order, and batches of whole groups cropped
+alike in both feeders (`CropBatches` and the tf.data pipeline)."""
+
+import collections
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from iqa_keras.data import PipelineConfig
+from iqa_keras.data.arrays import CropBatches
+from iqa_keras.data.level_groups import epoch_units, level_groups, single_groups
+from iqa_keras.data.records import Record, Scale
+
+SCALE = Scale(1.0, 5.0, True)
+LEVELS = (1, 2, 3, 4, 5)
+
+
+def record(content, kind, level, path="x.png", reference=None):
+    return Record(path, 5.0 - (level or 1) * 0.5, SCALE, reference=reference,
+                  distortion_type=kind, distortion_level=level, content_id=content)
+
+
+def test_groups_join_the_levels_of_one_type_on_one_content_in_level_order():
+    records = [record("A", "01", 3), record("B", "01", 1), record("A", "01", 1),
+               record("A", "02", 1), record("A", "C2", None), record("A", None, None),
+               record("A", "01", 2)]
+    assert level_groups(records) == [[2, 6, 0], [1], [3], [4], [5]]
+    assert single_groups(3) == [[0], [1], [2]]
+
+
+def test_an_epoch_holds_each_record_once_per_repeat_its_units_whole():
+    groups = [[0, 1, 2], [3], [4, 5]]
+    order, units = epoch_units(groups, repeats=2, rng=np.random.default_rng(7))
+    assert sorted(order.tolist()) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert sorted(set(units.tolist())) == list(range(6))
+    for unit in set(units.tolist()):  # a unit's records are consecutive and its group's
+        positions = np.flatnonzero(units == unit)
+        assert positions.tolist() == list(range(positions[0], positions[-1] + 1))
+        assert order[positions].tolist() == groups[unit % 3]
+    again, _ = epoch_units(groups, repeats=2, rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(again, order)
+
+
+@pytest.fixture(scope="module")
+def level_records(tmp_path_factory, photos):
+    """Two photos x one type x 5 levels whose distorted images are the photo itself (so
+    crops at the same place are equal), plus one composition each."""
+    root = tmp_path_factory.mktemp("levels")
+    records = []
+    for content, photo in zip("AB", photos[:2]):
+        path = str(root / f"{content}.png")
+        Image.fromarray(photo[:64, :80].astype(np.uint8)).save(path)
+        records += [record(content, "01", level, path, path) for level in LEVELS]
+        records.append(record(content, "C2", None, path, path))
+    return records
+
+
+def batches_of_crop_batches(records, grouped, seed=0):
+    batches = CropBatches(records, batch_size=5, crop_size=24, level_groups=grouped, seed=seed)
+    return [batches[index] for index in range(len(batches))]
+
+
+def batches_of_pipeline(records, grouped, seed=0):
+    from iqa_keras.data import training_dataset
+
+    config = PipelineConfig(batch_size=5, crop_size=24, level_groups=grouped, seed=seed)
+    return [({k: v.numpy() for k, v in inputs.items()}, scores.numpy())
+            for inputs, scores in training_dataset(records, config)]
+
+
+@pytest.mark.parametrize("make_batches", [batches_of_crop_batches, batches_of_pipeline])
+def test_grouped_batches_hold_all_levels_of_a_photo_cropped_alike(level_records, make_batches):
+    level_scores = sorted(np.float32(r.score) for r in level_records[:5])
+    whole_groups = 0
+    for inputs, scores in make_batches(level_records, grouped=True):
+        if sorted(scores.tolist()) == level_scores:  # the five levels of one photo
+            whole_groups += 1
+            crops = inputs["distorted"]
+            for crop in crops[1:]:
+                np.testing.assert_array_equal(crop, crops[0])
+            np.testing.assert_array_equal(inputs["reference"], crops)
+    assert whole_groups >= 1  # 12 records in batches of 5: at least one group is whole
+    counts = collections.Counter(
+        float(s) for _, scores in make_batches(level_records, grouped=True) for s in scores)
+    assert sum(counts.values()) == len(level_records)
+
+
+@pytest.mark.parametrize("make_batches", [batches_of_crop_batches, batches_of_pipeline])
+def test_ungrouped_batches_crop_each_record_on_its_own(level_records, make_batches):
+    same_place = 0
+    for inputs, _ in make_batches(level_records, grouped=False):
+        crops = inputs["distorted"]
+        same_place += sum(np.array_equal(crops[0], crop) for crop in crops[1:])
+    assert same_place == 0
+
+
+def test_level_groups_must_be_a_bool():
+    with pytest.raises(TypeError, match="`level_groups` must be True or False"):
+        PipelineConfig(level_groups="yes")
