@@ -202,8 +202,25 @@ def test_regressor_round_trip(tmp_path):
     assert_round_trip(regressor, regressor_inputs(36, 44, feature_size=(9, 11)), tmp_path)
     assert set(regressor.get_config()) == {
         "name", "trainable", "dtype", "feature_channels", "filters", "num_downsamples",
-        "num_residual_blocks", "attention_reduction", "dropout",
+        "num_residual_blocks", "attention_reduction", "dropout", "normalize_features",
     }  # fmt: skip
+
+
+def test_regressor_is_blind_to_the_scale_of_the_generator_features():
+    """Adversarial training lets the generator's features drift to thousands; the
+    regressor normalises them, so its score does not move with their scale."""
+    regressor = HallucinationGuidedRegressor(feature_channels=16, filters=8)
+    inputs = regressor_inputs(32, 32, feature_size=(8, 8))
+    scaled = {**inputs, "features": inputs["features"] * 1000.0}
+    np.testing.assert_allclose(regressor(scaled)["score"], regressor(inputs)["score"], rtol=2e-3)
+    plain = HallucinationGuidedRegressor(feature_channels=16, filters=8, normalize_features=False)
+    assert not np.allclose(plain(scaled)["score"], plain(inputs)["score"], rtol=2e-3)
+
+
+def test_regressor_configs_saved_before_feature_normalisation_load_without_it():
+    config = HallucinationGuidedRegressor(feature_channels=16, filters=8).get_config()
+    del config["normalize_features"]
+    assert HallucinationGuidedRegressor.from_config(config).normalize_features is False
 
 
 def test_regressor_outputs_float32_under_mixed_bfloat16(mixed_bfloat16):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from iqa_keras.layers import AttentionBlock, DifferenceFusion, ResidualBlock, ResizeLike
+from iqa_keras.layers import AttentionBlock, DifferenceFusion, ResidualBlock, ResizeLike, attention_pooled
 
 RNG = np.random.default_rng(0)
 FEATURES = RNG.normal(size=(2, 16, 16, 8)).astype("float32")
@@ -240,3 +240,14 @@ def test_residual_block_under_mixed_precision(mixed_bfloat16):
 def test_residual_block_rejects_bad_kernel_size(kernel_size):
     with pytest.raises(ValueError, match=f"kernel_size={kernel_size!r}"):
         ResidualBlock(kernel_size=kernel_size)
+
+
+def test_attention_pooling_is_the_weighted_mean_and_finite_when_every_gate_is_shut():
+    quality = np.arange(8, dtype="float32").reshape(2, 2, 2, 1)
+    attention = np.array([[1, 0, 0, 1], [0, 0, 0, 0]], "float32").reshape(2, 2, 2, 1)
+    np.testing.assert_allclose(np.asarray(attention_pooled(quality, attention)), [[1.5], [0.0]])
+    attention_variable = tf.Variable(attention)
+    with tf.GradientTape() as tape:
+        pooled = attention_pooled(quality, attention_variable)
+    gradient = tape.gradient(pooled, attention_variable).numpy()
+    assert np.isfinite(gradient).all() and not gradient[1].any()

@@ -7,8 +7,8 @@ Example:
 (1, 8, 8, 4)
 """
 
-from iqa_keras.layers.attention import AttentionBlock
+from iqa_keras.layers.attention import AttentionBlock, attention_pooled
 from iqa_keras.layers.fusion import DifferenceFusion, ResizeLike
 from iqa_keras.layers.residual import ResidualBlock
 
-__all__ = ["AttentionBlock", "DifferenceFusion", "ResidualBlock", "ResizeLike"]
+__all__ = ["AttentionBlock", "DifferenceFusion", "ResidualBlock", "ResizeLike", "attention_pooled"]

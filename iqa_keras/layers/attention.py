@@ -14,7 +14,7 @@ from keras import ops
 
 from iqa_keras.layers._validate import check_int, known_channels
 
-__all__ = ["AttentionBlock"]
+__all__ = ["AttentionBlock", "attention_pooled"]
 
 
 @keras.saving.register_keras_serializable(package="iqa_keras")
@@ -103,3 +103,25 @@ class AttentionBlock(keras.layers.Layer):
             "reduction": self.reduction,
             "return_attention_map": self.return_attention_map,
         }
+
+
+def attention_pooled(quality_map, attention_map):
+    """The attention-weighted mean of a quality map per image: `sum(q * w) / sum(w)`,
+    shape (N, 1), in float32. An all-zero attention map (every gate saturated) gives 0
+    with zero gradient, where the plain quotient would give NaN.
+
+    Example:
+    >>> import numpy as np
+    >>> quality, attention = np.full((1, 2, 2, 1), 0.5), np.full((1, 2, 2, 1), 0.25)
+    >>> float(attention_pooled(quality, attention)[0, 0])
+    0.5
+    >>> float(attention_pooled(quality, 0 * attention)[0, 0])
+    0.0
+    """
+    quality_map = ops.cast(quality_map, "float32")
+    attention_map = ops.cast(attention_map, "float32")
+    weight = ops.sum(attention_map, axis=(1, 2))
+    positive = weight > 0
+    return ops.where(
+        positive, ops.sum(quality_map * attention_map, axis=(1, 2)) / ops.where(positive, weight, 1.0), 0.0
+    )

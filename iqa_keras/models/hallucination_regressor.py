@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from iqa_keras.layers import AttentionBlock, ResidualBlock, ResizeLike
+from iqa_keras.layers import AttentionBlock, attention_pooled, ResidualBlock, ResizeLike
 from iqa_keras.layers._validate import check_int
 
 __all__ = ["HallucinationGuidedRegressor"]
@@ -37,8 +37,10 @@ class HallucinationGuidedRegressor(keras.Model):
     The distorted image and the discrepancy map are concatenated (the paper's input,
     6 channels), scaled to [0, 1] and go through a 3x3 convolution and
     `num_downsamples` strided 3x3 convolutions (`filters` channels, leaky ReLU). The
-    generator's features are resized to that map (`ResizeLike`), concatenated and
-    mixed by a 1x1 convolution; residual blocks and an `AttentionBlock` follow, and
+    generator's features are normalised per position (`LayerNormalization`, so that
+    their scale, which drifts while the generator trains adversarially, cannot blow
+    the regressor up), resized to that map (`ResizeLike`), concatenated and mixed by
+    a 1x1 convolution; residual blocks and an `AttentionBlock` follow, and
     the head is that of `SiameseDifferenceIQA`: a 1x1 convolution gives the quality
     `q` of each position, the attention block's spatial gate `w` in (0, 1) says how
     much it counts, and `score = sum(q * w) / sum(w)`, in float32. A score computed
@@ -57,6 +59,8 @@ class HallucinationGuidedRegressor(keras.Model):
         num_residual_blocks: residual blocks after the fusion (0 or more).
         attention_reduction: bottleneck reduction of the attention block's gates.
         dropout: dropout rate on the features before the head, in [0, 1).
+        normalize_features: normalise the generator's features (see above); False
+            only to load models saved before it existed.
         **kwargs: `name`, `trainable` and `dtype` of the model.
 
     Example:
@@ -76,6 +80,7 @@ class HallucinationGuidedRegressor(keras.Model):
         num_residual_blocks: int = 2,
         attention_reduction: int = 4,
         dropout: float = 0.0,
+        normalize_features: bool = True,
         **kwargs,
     ):
         check_int("feature_channels", feature_channels)
@@ -85,6 +90,10 @@ class HallucinationGuidedRegressor(keras.Model):
         check_int("attention_reduction", attention_reduction)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"`dropout` must be a number in [0, 1). Received: dropout={dropout!r}")
+        if not isinstance(normalize_features, bool):
+            raise ValueError(
+                f"`normalize_features` must be True or False. Received: normalize_features={normalize_features!r}"
+            )
 
         # === Layers ===
         rescaling = keras.layers.Rescaling(1.0 / 255.0, name="rescaling")
@@ -99,6 +108,7 @@ class HallucinationGuidedRegressor(keras.Model):
             )
             for level in range(num_downsamples + 1)
         ]
+        normalization = keras.layers.LayerNormalization(name="feature_normalization")
         resize = ResizeLike(name="resize_features")
         fusion = keras.layers.Conv2D(filters, 1, activation="leaky_relu", name="fusion")
         residual_blocks = [
@@ -117,14 +127,13 @@ class HallucinationGuidedRegressor(keras.Model):
         x = rescaling(ops.concatenate([inputs["distorted"], inputs["discrepancy"]], axis=-1))
         for convolution in convolutions:
             x = convolution(x)
-        x = fusion(ops.concatenate([x, resize(inputs["features"], x)], axis=-1))
+        features = normalization(inputs["features"]) if normalize_features else inputs["features"]
+        x = fusion(ops.concatenate([x, resize(features, x)], axis=-1))
         for block in residual_blocks:
             x = block(x)
         x, attention_map = attention(x)
         quality_map = quality_head(dropout_layer(x))
-        score = ops.sum(quality_map * attention_map, axis=(1, 2)) / ops.sum(
-            attention_map, axis=(1, 2)
-        )
+        score = attention_pooled(quality_map, attention_map)
         outputs = {"score": score, "quality_map": quality_map, "attention_map": attention_map}
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
@@ -135,6 +144,7 @@ class HallucinationGuidedRegressor(keras.Model):
         self.num_residual_blocks = num_residual_blocks
         self.attention_reduction = attention_reduction
         self.dropout = dropout
+        self.normalize_features = normalize_features
 
     def get_config(self):
         return {
@@ -145,8 +155,10 @@ class HallucinationGuidedRegressor(keras.Model):
             "num_residual_blocks": self.num_residual_blocks,
             "attention_reduction": self.attention_reduction,
             "dropout": self.dropout,
+            "normalize_features": self.normalize_features,
         }
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        # Models saved before `normalize_features` existed did not normalise.
+        return cls(**{"normalize_features": False, **config})

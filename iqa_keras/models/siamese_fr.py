@@ -15,7 +15,7 @@ import keras
 from keras import ops
 
 from iqa_keras.evaluation import PLCC, SRCC
-from iqa_keras.layers import AttentionBlock, DifferenceFusion, ResidualBlock, ResizeLike
+from iqa_keras.layers import AttentionBlock, attention_pooled, DifferenceFusion, ResidualBlock, ResizeLike
 from iqa_keras.layers._validate import check_int
 from iqa_keras.losses import CombinedLoss, MeanAbsoluteError, PLCCLoss
 from iqa_keras.models._arguments import checked_output_keys, is_auto
@@ -145,9 +145,7 @@ class SiameseDifferenceIQA(keras.Model):
             features = block(features)
         features = dropout_layer(features)
         quality_map = quality_head(features)
-        score = ops.sum(quality_map * attention_map, axis=(1, 2)) / ops.sum(
-            attention_map, axis=(1, 2)
-        )
+        score = attention_pooled(quality_map, attention_map)
         available = {"score": score}
         for key, map_ in (("quality_map", quality_map), ("attention_map", attention_map)):
             if map_resolution == "input":
