@@ -7,6 +7,7 @@ known strength, scored 5 - 4 * strength (KADID-10k layout, or a generic CSV).
 import csv
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -24,6 +25,7 @@ from iqa_keras.training import (
     precision_policy,
     train,
 )
+from iqa_keras.data.records import DatasetError
 from iqa_keras.training.config import ConfigError
 
 TINY_MODEL = {"encoder_options": {"filters": [8, 8, 8, 8]}, "fusion_filters": 8, "num_residual_blocks": 0}
@@ -201,3 +203,15 @@ def test_finetune_reports_before_and_after_and_keeps_the_frozen_encoder(tmp_path
     head_before = np.asarray(original.get_layer("quality_head").kernel)
     head_after = np.asarray(tuned.get_layer("quality_head").kernel)
     assert not np.allclose(head_before, head_after)
+
+
+@pytest.mark.parametrize("resize, expected", [
+    ({}, "is 32x32 (width x height), smaller than `crop_size` 64x64"),
+    ({"resize_shorter_side": 48}, "is 32x32 (width x height, 48x48 after resizing), smaller than `crop_size` 64x64"),
+])  # fmt: skip
+def test_train_names_an_image_smaller_than_the_crops_before_training(kadid_root, tmp_path, resize, expected):
+    values = tiny_values(kadid_root, tmp_path / "run")
+    values["data"]["train"].update({"crop_size": 64, **resize})
+    with pytest.raises(DatasetError, match=r"Image \S+I\d+\S*\.png " + re.escape(expected)):
+        train(config_from_dict(values))
+    assert not os.path.exists(tmp_path / "run" / "log.csv")  # stopped before model.fit

@@ -179,6 +179,7 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         _write_resolved_config(config, output_dir, run_files.is_resuming(output_dir, backup_dir))
 
     parts = config.data.split_records(read_dataset(config.data.dataset, config.data.root))
+    _check_crops_fit(parts["train"], config.data.train)
     if config.gan is not None:
         _check_references(parts["train"], config)
     with precision_policy(config.trainer.precision):
@@ -291,8 +292,8 @@ def finetune(
     (parts,) = split_by_content(
         records, {"train": 1.0 - validation_split, "held_out": validation_split}, seed=seed
     )
-    if crop_size is not None:
-        _check_crops_fit(parts["train"], crop_size)
+    batches = PipelineConfig(batch_size=batch_size, crop_size=crop_size, seed=seed)
+    _check_crops_fit(parts["train"], batches)
     keras.utils.set_random_seed(seed)
     model = keras.saving.load_model(model_path, compile=False)
     before = evaluate(*predict_scores(model, parts["held_out"]))
@@ -302,9 +303,7 @@ def finetune(
         for encoder in _encoders(model):
             encoder.trainable = False
             frozen.append(encoder.name)
-    train_data = training_dataset(
-        parts["train"], PipelineConfig(batch_size=batch_size, crop_size=crop_size, seed=seed)
-    )
+    train_data = training_dataset(parts["train"], batches)
     steps_per_epoch = int(train_data.cardinality())
     capacity = len(parts["train"])
     compile_model(
@@ -331,20 +330,40 @@ def finetune(
     return result
 
 
-def _check_crops_fit(records: Sequence[Record], crop_size: int) -> None:
-    """Fails before any training, naming the first image smaller than the crops (read from
-    the file headers), rather than from inside `model.fit`'s pipeline."""
+def _check_crops_fit(records: Sequence[Record], config: PipelineConfig) -> None:
+    """Fails before any training, naming the first image smaller than the crops after the
+    config's resizing (sizes read from the file headers), rather than from inside
+    `model.fit`'s pipeline. Unreadable files are left to the pipeline's `on_error`."""
+    if config.crop_size is None:
+        return
+    crop_height, crop_width = config.crop_size
     for record in records:
-        for path in (record.distorted, record.reference):
+        for path in (record.distorted, record.reference if config.use_reference else None):
             if path is None:
                 continue
-            with Image.open(path) as image:
-                width, height = image.size
-            if width < crop_size or height < crop_size:
+            try:
+                with Image.open(path) as image:
+                    width, height = image.size
+            except (OSError, ValueError):
+                continue
+            resized_width, resized_height = _resized_size(width, height, config)
+            if resized_width < crop_width or resized_height < crop_height:
+                after = "" if (width, height) == (resized_width, resized_height) else (
+                    f", {resized_width}x{resized_height} after resizing")
                 raise DatasetError(
-                    f"Image {path} is {width}x{height} (width x height), smaller than "
-                    f"`crop_size` {crop_size}x{crop_size}."
+                    f"Image {path} is {width}x{height} (width x height{after}), smaller than "
+                    f"`crop_size` {crop_width}x{crop_height}."
                 )
+
+
+def _resized_size(width: int, height: int, config: PipelineConfig) -> tuple[int, int]:
+    """(width, height) after the pipeline's resizing policy."""
+    if config.resize_to is not None:
+        return config.resize_to[1], config.resize_to[0]
+    if config.resize_shorter_side is None:
+        return width, height
+    scale = config.resize_shorter_side / min(width, height)
+    return round(width * scale), round(height * scale)
 
 
 def _check_references(records: list[Record], config: TrainingConfig) -> None:
