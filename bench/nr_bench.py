@@ -1,8 +1,10 @@
-"""Speed and memory of HallucinatedIQA (default parts), TensorFlow backend.
+"""Speed and memory of HallucinatedIQA, TensorFlow backend.
 
-Run: `python bench/nr_bench.py [--rounds 5] [--min-seconds 1.0]`, or
+Run: `python bench/nr_bench.py [--rounds 5] [--min-seconds 1.0] [--model nr-default]`, or
 `python bench/nr_bench.py --quick` (fewer rounds, batch 4 training, batch 1 inference:
-a couple of minutes on a 2-core CPU). CPU or GPU.
+a couple of minutes on a 2-core CPU). CPU or GPU. The model has the default parts, or
+with `--model` (a bundled name or `.keras` path) the architecture of that model's parts,
+built afresh in each policy (weights do not change the speed).
 
 Measures, on random 0-255 images held in memory:
 
@@ -45,6 +47,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import iqa_keras  # noqa: E402
 from iqa_keras.models import HallucinatedIQA  # noqa: E402
 from iqa_keras.training.precision import precision_policy, resolve_precision  # noqa: E402
 
@@ -86,17 +89,26 @@ def configs(args) -> list[Config]:
     return trains + infers
 
 
-def build_model(policy: str) -> HallucinatedIQA:
+def build_model(policy: str, like: HallucinatedIQA | None = None) -> HallucinatedIQA:
+    """The default model, or one with the architecture of `like`'s parts, in `policy`."""
     with precision_policy(policy):
-        model = HallucinatedIQA()
+        if like is None:
+            model = HallucinatedIQA()
+        else:
+            model = HallucinatedIQA(**{part: type(getattr(like, part))(**constructor_arguments(getattr(like, part)))
+                                       for part in ("generator", "discriminator", "regressor")})
     model.compile()
     return model
+
+
+def constructor_arguments(part: keras.Model) -> dict:
+    return {key: value for key, value in part.get_config().items() if key not in ("name", "dtype", "trainable")}
 
 
 def step_function(config: Config, models: dict):
     """A callable running one step of `config` and waiting for its result."""
     if config.policy not in models:
-        models[config.policy] = build_model(config.policy)
+        models[config.policy] = build_model(config.policy, models.get("like"))
     model = models[config.policy]
     pairs = random_pairs(config.batch, config.size)
     if config.kind == "train":
@@ -116,6 +128,7 @@ def size_arguments(args) -> list[str]:
         "--train-batch", str(args.train_batch),
         "--train-size", *map(str, args.train_size),
         "--infer-batches", *map(str, args.infer_batches),
+        *(["--model", args.model] if args.model else []),
     ]  # fmt: skip
 
 
@@ -128,7 +141,12 @@ def peak_memory_gb(index: int, args) -> float:
 
 def child_peak_memory(index: int, args) -> None:
     """Prints the peak memory growth of one configuration, in GB (run in a subprocess)."""
-    print(step_peak_memory_gb(step_function(configs(args)[index], {})))
+    print(step_peak_memory_gb(step_function(configs(args)[index], models_like(args))))
+
+
+def models_like(args) -> dict:
+    """The cache of built models, holding the `--model` to imitate (if any) as "like"."""
+    return {"like": iqa_keras.load(args.model)} if args.model else {}
 
 
 def main():
@@ -140,6 +158,7 @@ def main():
                         help="training crop size")
     parser.add_argument("--infer-batches", type=int, nargs="+", default=[1, 8],
                         help="inference batch sizes at 512x384")
+    parser.add_argument("--model", help="time the architecture of this HallucinatedIQA (bundled name or .keras path)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--quick", action="store_true",
                         help=f"defaults for a short run: {QUICK} (explicit options still win)")
@@ -155,9 +174,9 @@ def main():
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
     device = "GPU" if on_gpu else f"CPU ({os.cpu_count()} cores)"
     all_configs = configs(args)
-    models = {}
+    models = models_like(args)
     contenders = {config.label: step_function(config, models) for config in all_configs}
-    print(f"HallucinatedIQA (default parts) on {device}; {args.rounds} rounds, blocks of >= "
+    print(f"HallucinatedIQA ({args.model or 'default parts'}) on {device}; {args.rounds} rounds, blocks of >= "
           f"{args.min_seconds} s; TensorFlow {tf.__version__}, Keras {keras.__version__}"
           f"{' (--quick)' if args.quick else ''}", flush=True)
     for function in contenders.values():  # warm-up: traces, allocates

@@ -37,7 +37,7 @@ def test_the_default_models_are_bundled_and_load_as_their_classes():
     assert set(DEFAULTS) <= set(bundled_models())
     for name, cls in DEFAULTS.items():
         path = os.path.join(BUNDLED_MODELS_DIR, f"{name}.keras")
-        assert os.path.getsize(path) < 30e6
+        assert os.path.getsize(path) <= 25 * 2**20  # the issue: at most about 25 MB each
         model = iqa_keras.load(name)
         assert isinstance(model, cls) and model.dtype_policy.name == "float32"
 
@@ -95,3 +95,18 @@ def test_each_model_card_names_its_data_command_figures_and_limitations(name):
     for heading in ("## Training data and labels", "## Recipe and command", "## Validation", "## Speed",
                     "## Limitations"):
         assert heading in card
+
+
+def test_the_readme_quick_start_shows_the_scores_the_bundled_models_give():
+    """The README's quick start prints rows `distorted [reference] model score`: each score
+    must be what the bundled model gives today (a retrained model must update it)."""
+    with open(os.path.join(os.path.dirname(BUNDLED_MODELS_DIR), "README.md"), encoding="utf-8") as file:
+        readme = file.read()
+    rows = re.findall(r"^(iqa_keras/examples/\S+)\s+(iqa_keras/examples/\S+\s+)?(\S+-default)\s+([\d.]+)$",
+                      readme, flags=re.MULTILINE)
+    assert {model for *_, model, _ in rows} == set(DEFAULTS)
+    root = os.path.dirname(BUNDLED_MODELS_DIR)
+    for distorted, reference, model, shown in rows:
+        reference = os.path.join(root, reference.strip()) if reference else None
+        score = iqa_keras.score(os.path.join(root, distorted), reference=reference, model=model)
+        assert f"{score:.6f}" == shown, (distorted, model)

@@ -143,7 +143,7 @@ def test_train_on_jax_writes_a_float32_best_model_tensorflow_loads(dataset, tmp_
     ]
     if recipe == "nr":
         overrides += ["model.arguments.generator.filters=8", "model.arguments.discriminator.filters=8",
-                      "model.arguments.regressor.filters=8"]
+                      "model.arguments.regressor.filters=8", "model.arguments.regressor.num_residual_blocks=1"]
     result = subprocess.run(
         [sys.executable, "training/train_on_jax.py", f"training/synthetic_{recipe}.yaml",
          *[item for override in overrides for item in ("--set", override)]],
