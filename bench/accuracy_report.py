@@ -86,6 +86,16 @@ FR_SRCC_TARGET, FR_MARGIN_OVER_MS_SSIM = 0.93, 0.10
 NR_SRCC_TARGET, LEVEL_CONSISTENCY_TARGET = 0.85, 0.95
 
 
+def _falls_with_level(type_id: int) -> bool:
+    """Whether KADID-10k's mean human score of the type falls at every level step."""
+    means = [kadid_mean_score(type_id, level) for level in range(1, 6)]
+    return all(worse < better for better, worse in zip(means, means[1:]))
+
+
+# The distortion types (as the kadid10k reader names them: "01".."25") of column `mono`.
+MONOTONE_TYPES = frozenset(f"{type_id:02d}" for type_id in range(1, 26) if _falls_with_level(type_id))
+
+
 @dataclasses.dataclass
 class Measure:
     """One row of the report: a name, its scores per distorted image, and for a
@@ -234,7 +244,7 @@ def level_consistency(scores: np.ndarray, records: list[Record], monotone_only: 
     whose human scores fall with the level; (mean, groups used, constant)."""
     groups = collections.defaultdict(list)
     for index, record in enumerate(records):
-        if not is_composition(record) and (not monotone_only or falls_with_level(record.distortion_type)):
+        if not is_composition(record) and (not monotone_only or record.distortion_type in MONOTONE_TYPES):
             groups[(record.content_id, record.distortion_type)].append(index)
     values, constant = [], 0
     for indices in groups.values():
@@ -245,12 +255,6 @@ def level_consistency(scores: np.ndarray, records: list[Record], monotone_only: 
         levels = [-records[index].distortion_level for index in indices]
         values.append(stats.spearmanr(group, levels).statistic)
     return (float(np.mean(values)) if values else math.nan), len(values), constant
-
-
-def falls_with_level(distortion_type: str) -> bool:
-    """Whether KADID-10k's mean human score of the type falls at every level step."""
-    means = [kadid_mean_score(distortion_type, level) for level in range(1, 6)]
-    return all(worse < better for better, worse in zip(means, means[1:]))
 
 
 def separation_auc(measure: Measure) -> float:

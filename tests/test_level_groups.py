@@ -9,7 +9,7 @@ from PIL import Image
 
 from iqa_keras.data import PipelineConfig
 from iqa_keras.data.arrays import CropBatches
-from iqa_keras.data.level_groups import epoch_units, level_groups, single_groups
+from iqa_keras.data.level_groups import batch_groups, epoch_units, level_groups
 from iqa_keras.data.records import Record, Scale
 
 SCALE = Scale(1.0, 5.0, True)
@@ -26,7 +26,8 @@ def test_groups_join_the_levels_of_one_type_on_one_content_in_level_order():
                record("A", "02", 1), record("A", "C2", None), record("A", None, None),
                record("A", "01", 2)]
     assert level_groups(records) == [[2, 6, 0], [1], [3], [4], [5]]
-    assert single_groups(3) == [[0], [1], [2]]
+    assert batch_groups(records[:3], by_level=False) == [[0], [1], [2]]
+    assert batch_groups(records, by_level=True) == level_groups(records)
 
 
 def test_an_epoch_holds_each_record_once_per_repeat_its_units_whole():

@@ -40,9 +40,9 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from iqa_keras.data import level_groups as grouping
+from iqa_keras.data.level_groups import batch_groups, epoch_units
 from iqa_keras.data.records import Record
-from iqa_keras.io import read_image
+from iqa_keras.io import check_same_size, read_image
 
 __all__ = ["CropBatches"]
 
@@ -92,16 +92,15 @@ class CropBatches(keras.utils.PyDataset):
         self.patches_per_image = patches_per_image
         self.use_reference = use_reference and all(r.reference is not None for r in self.records)
         self.augment = augment
-        self.groups = (
-            grouping.level_groups(self.records) if level_groups else grouping.single_groups(len(self.records))
-        )
+        self.groups = batch_groups(self.records, level_groups)
         self.seed = seed
         self.epoch = 0
         self.scores = np.array([record.score for record in self.records], np.float32)
         self._images = _decoded(self._paths(), crop_size, threads or os.cpu_count() or 1)
         if self.use_reference:
             for record in self.records:
-                _check_same_size(record, self._images)
+                check_same_size(self._images[record.reference], self._images[record.distorted],
+                                record.reference, record.distorted)
         self._order, self._units = self._epoch_units()
 
     def _paths(self) -> list[str]:
@@ -132,7 +131,7 @@ class CropBatches(keras.utils.PyDataset):
     def _epoch_units(self) -> tuple[np.ndarray, np.ndarray]:
         """This epoch's records in batch order, and the unit (crop) of each."""
         rng = np.random.default_rng([self.seed, self.epoch])
-        return grouping.epoch_units(self.groups, self.patches_per_image, rng)
+        return epoch_units(self.groups, self.patches_per_image, rng)
 
     def _crop(self, record: Record, rng: np.random.Generator) -> np.ndarray:
         """One random crop of the record, its distorted and reference channels stacked."""
@@ -149,16 +148,6 @@ class CropBatches(keras.utils.PyDataset):
                 crop = crop[:, ::-1]
             crop = np.rot90(crop, int(rng.integers(4)))
         return crop.astype(np.float32)
-
-
-def _check_same_size(record: Record, images: dict[str, np.ndarray]) -> None:
-    distorted, reference = images[record.distorted], images[record.reference]
-    if distorted.shape != reference.shape:
-        raise ValueError(
-            f"{record.distorted} is {distorted.shape[1]}x{distorted.shape[0]}, its reference "
-            f"{record.reference} {reference.shape[1]}x{reference.shape[0]}: the images of a pair "
-            "must have the same size"
-        )
 
 
 def _decoded(paths: list[str], crop_size: int, threads: int) -> dict[str, np.ndarray]:

@@ -10,9 +10,9 @@ best at middle levels, its colour shift's levels 4 and 5 alike).
 
 A group is the records sharing `content_id` and `distortion_type` that have a
 `distortion_level`; every other record (compositions, authentic distortions) is a group
-of its own. Both the tf.data pipeline and `iqa_keras.data.arrays.CropBatches` draw an
-epoch as `epoch_units`: the groups, each repeated `patches_per_image` times, in random
-order.
+of its own. Both the tf.data pipeline and `iqa_keras.data.arrays.CropBatches` take their
+groups from `batch_groups` and draw each epoch as the groups in a fresh random order
+(`CropBatches` through `epoch_units`, which also repeats them `patches_per_image` times).
 
 Example:
 >>> from iqa_keras.data.records import Record, Scale
@@ -35,7 +35,7 @@ import numpy as np
 
 from iqa_keras.data.records import Record
 
-__all__ = ["level_groups", "single_groups", "epoch_units"]
+__all__ = ["batch_groups", "level_groups", "epoch_units"]
 
 
 def level_groups(records: Sequence[Record]) -> list[list[int]]:
@@ -52,9 +52,10 @@ def level_groups(records: Sequence[Record]) -> list[list[int]]:
     return [sorted(group, key=lambda i: records[i].distortion_level or 0) for group in groups.values()]
 
 
-def single_groups(count: int) -> list[list[int]]:
-    """Every record a group of its own: batches of independently drawn records."""
-    return [[index] for index in range(count)]
+def batch_groups(records: Sequence[Record], by_level: bool) -> list[list[int]]:
+    """The units batches are drawn in: `level_groups(records)`, or with `by_level` False
+    every record a group of its own (batches of independently drawn records)."""
+    return level_groups(records) if by_level else [[index] for index in range(len(records))]
 
 
 def epoch_units(

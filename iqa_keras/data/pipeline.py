@@ -55,7 +55,7 @@ import numpy as np
 import tensorflow as tf
 
 from iqa_keras.data.decode import decode_image_bytes
-from iqa_keras.data.level_groups import level_groups, single_groups
+from iqa_keras.data.level_groups import batch_groups
 from iqa_keras.data.pipeline_config import PipelineConfig
 from iqa_keras.data.records import Record
 from iqa_keras.io import ImageReadError, check_same_size, read_image
@@ -146,7 +146,7 @@ def training_dataset(
         )
     columns, with_reference = _record_columns(records, config.use_reference)
     order_seed, crop_seed, mix_seed = np.random.SeedSequence(config.seed).generate_state(3).tolist()
-    groups = level_groups(records) if config.level_groups else single_groups(len(records))
+    groups = batch_groups(records, config.level_groups)
     elements = _shuffled_groups(columns, groups, order_seed, crop_seed)
     dataset = _decode_in_parallel(
         elements, _Patcher(config), config, skipped, deterministic=config.deterministic
