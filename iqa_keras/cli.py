@@ -198,7 +198,7 @@ def _build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--out", default="finetuned", metavar="DIR", help="output folder; default: finetuned")
     finetune.add_argument(
         "--freeze-encoder", action=argparse.BooleanOptionalAction, default=True,
-        help="keep the encoder's weights; default: freeze",
+        help="keep the encoder's weights (a no-reference HallucinatedIQA: its generator and discriminator); default: freeze",
     )
     finetune.add_argument("--learning-rate", type=float, default=1e-5, help="peak learning rate; default: 1e-5")
     finetune.add_argument("--epochs", type=int, default=5, help="passes over your data; default: 5")

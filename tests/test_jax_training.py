@@ -169,3 +169,12 @@ def test_train_on_jax_refuses_the_tensorflow_backend():
         env={**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": REPO_ROOT},
     )
     assert result.returncode == 2 and "set KERAS_BACKEND=jax" in result.stderr
+
+
+def test_train_on_jax_refuses_a_config_that_resizes_its_training_images():
+    result = subprocess.run(
+        [sys.executable, "training/train_on_jax.py", "training/spaq_nr.yaml"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": REPO_ROOT},
+    )
+    assert result.returncode == 2 and "`data.train.resize_shorter_side` is set" in result.stderr

@@ -205,6 +205,37 @@ def test_finetune_reports_before_and_after_and_keeps_the_frozen_encoder(tmp_path
     assert not np.allclose(head_before, head_after)
 
 
+@pytest.mark.filterwarnings("ignore::iqa_keras.evaluation.LogisticFitWarning")  # an untrained model
+def test_finetune_of_a_no_reference_model_keeps_its_generator_and_discriminator(tmp_path):
+    images = tmp_path / "my_images"
+    rows = write_noise_pairs(str(images), references=12, levels=3, seed=3)
+    data_csv = tmp_path / "my.csv"
+    with open(data_csv, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["distorted", "score"])  # no references: a no-reference CSV
+        writer.writerows((f"my_images/{dist}", score) for _, dist, score in rows)
+    keras.utils.set_random_seed(0)
+    parts = {
+        "generator": {"filters": 8, "num_downsamples": 1, "num_residual_blocks": 0},
+        "discriminator": {"filters": 8, "num_downsamples": 2},
+        "regressor": {"filters": 8, "num_downsamples": 1, "num_residual_blocks": 0},
+    }
+    original = ModelConfig(name="hallucinated_iqa", arguments=parts).build()
+    original.save(tmp_path / "nr.keras")
+
+    result = finetune(tmp_path / "nr.keras", data_csv, tmp_path / "out",
+                      learning_rate=1e-3, epochs=1, batch_size=4, crop_size=32)
+
+    assert result.frozen == [original.generator.name, original.discriminator.name]
+    assert np.isfinite(result.after.srcc)
+    tuned = keras.saving.load_model(result.model_path, compile=False)
+    for part in ("generator", "discriminator"):
+        for before, after in zip(getattr(original, part).weights, getattr(tuned, part).weights):
+            np.testing.assert_array_equal(np.asarray(before), np.asarray(after), err_msg=before.path)
+    head_before = np.asarray(original.regressor.get_layer("quality_head").kernel)
+    assert not np.allclose(head_before, np.asarray(tuned.regressor.get_layer("quality_head").kernel))
+
+
 @pytest.mark.parametrize("resize, expected", [
     ({}, "is 32x32 (width x height), smaller than `crop_size` 64x64"),
     ({"resize_shorter_side": 48}, "is 32x32 (width x height, 48x48 after resizing), smaller than `crop_size` 64x64"),

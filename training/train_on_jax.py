@@ -11,7 +11,10 @@ every epoch the model scores the validation part's centre crops (`data.train.cro
 doubled, at most the image), and the best epoch by SRCC is kept. `output_dir` then holds
 `config.yaml`, `log.csv` (epoch, losses, val_srcc), `best.keras` (float32, uncompiled:
 the model to ship) and `metrics.json` (the best epoch, its validation SRCC and PLCC).
-No resuming, distribution or early stopping here: `iqa-keras train` has those.
+No resuming, distribution (`trainer.strategy`) or early stopping
+(`trainer.early_stopping_patience`) here, and `data.evaluation` is not read: `iqa-keras
+train` has those. A config that resizes its training images (`data.train.resize_to` or
+`resize_shorter_side`) is refused, since the crops would come from other pixels.
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ def main(argv=None) -> int:
     if keras.backend.backend() != "jax":
         parser.error(f"set KERAS_BACKEND=jax (the backend is {keras.backend.backend()!r})")
     config = load_config(args.config, args.set)
+    for field in ("resize_to", "resize_shorter_side"):
+        if getattr(config.data.train, field) is not None:
+            parser.error(f"`data.train.{field}` is set, but this script crops the images as they are; "
+                         "train with `iqa-keras train`, or resize the images beforehand")
     os.makedirs(config.output_dir, exist_ok=True)
     save_config(config, os.path.join(config.output_dir, "config.yaml"))
     parts = config.data.split_records(read_dataset(config.data.dataset, config.data.root))

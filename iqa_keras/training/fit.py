@@ -46,6 +46,7 @@ from iqa_keras.data import (
 )
 from iqa_keras.atomic import save_model_atomic, write_json_atomic
 from iqa_keras.evaluation import Evaluation, evaluate
+from iqa_keras.models import HallucinatedIQA
 from iqa_keras.training import callbacks as run_files
 from iqa_keras.training.compiling import compile_model
 from iqa_keras.training.config import (
@@ -264,16 +265,18 @@ def finetune(
     """Fine-tunes a saved model on a CSV of rated images, reporting the gain.
 
     The CSV is read with `read_dataset("csv", data_csv)` (columns
-    `reference,distorted,score`); `validation_split` of its contents (reference images)
-    are held out. The model is scored on them before and after fitting on the rest.
+    `reference,distorted,score`, or `distorted,score` for a no-reference model);
+    `validation_split` of its contents (reference images, or images) are held out. The
+    model is scored on them before and after fitting on the rest.
 
     Args:
-        model_path: a `.keras` model taking `{"reference", "distorted"}` and returning
-            the score.
+        model_path: a `.keras` model taking `{"reference", "distorted"}`, or
+            `{"distorted"}`, and returning the score.
         data_csv: the user's ratings.
         output_dir: receives `finetuned.keras`, `finetune.json` (the report) and `log.csv`.
         freeze_encoder: keep the weights of the model's encoder (its sub-model named
-            `encoder...`) and train the rest.
+            `encoder...`) and train the rest; for a `HallucinatedIQA`, keep its
+            generator and discriminator and train its regressor (recipe (b)).
         learning_rate: AdamW's peak learning rate (cosine decay, no warm-up).
         epochs: passes over the training part.
         validation_split: the share of contents held out, in (0, 1).
@@ -300,9 +303,9 @@ def finetune(
 
     frozen = []
     if freeze_encoder:
-        for encoder in _encoders(model):
-            encoder.trainable = False
-            frozen.append(encoder.name)
+        for part in _feature_extractors(model):
+            part.trainable = False
+            frozen.append(part.name)
     train_data = training_dataset(parts["train"], batches)
     steps_per_epoch = int(train_data.cardinality())
     capacity = len(parts["train"])
@@ -418,8 +421,11 @@ def _final_metrics(config: TrainingConfig, parts: dict, best_model_path: str) ->
     }
 
 
-def _encoders(model: keras.Model) -> list[keras.Model]:
-    """The model's encoder sub-models (named `encoder...`, as `build_encoder` names them)."""
+def _feature_extractors(model: keras.Model) -> list[keras.Model]:
+    """What `freeze_encoder` keeps: a `HallucinatedIQA`'s generator and discriminator,
+    else the model's encoder sub-models (named `encoder...`, as `build_encoder` names them)."""
+    if isinstance(model, HallucinatedIQA):
+        return [model.generator, model.discriminator]
     encoders = [
         layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name.startswith("encoder")
     ]
