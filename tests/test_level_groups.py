@@ -1,4 +1,4 @@
-"""Level groups: the grouping, the epoch order, and batches of whole groups cropped
+"""Level groups: the grouping, the epoch order, and batches of groups cropped
 alike in both feeders (`CropBatches` and the tf.data pipeline)."""
 
 import collections

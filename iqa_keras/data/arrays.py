@@ -7,8 +7,8 @@ Here every image is decoded once, with `iqa_keras.io.read_image`, and held in me
 8-bit RGB. A batch is `({"reference": ref, "distorted": dist}, score)` (float32, 0-255,
 `score` = `Record.score`), or `({"distorted": dist}, score)` without references. Crops
 of a pair are aligned and get the same random flip and quarter turn; with `level_groups`,
-batches hold whole level groups (`iqa_keras.data.level_groups`), each group's images
-cropped, flipped and turned alike. The batches of an epoch follow from `(seed, epoch)`
+batches are filled with level groups (`iqa_keras.data.level_groups`), each group's
+images cropped, flipped and turned alike. The batches of an epoch follow from `(seed, epoch)`
 alone, whatever order Keras asks for them in.
 
 Example:
@@ -57,7 +57,7 @@ class CropBatches(keras.utils.PyDataset):
         patches_per_image: crops taken from each record per epoch.
         use_reference: give the reference images when the records have them.
         augment: random horizontal flips and quarter turns, the same on both images.
-        level_groups: batches of whole level groups, cropped alike (see above).
+        level_groups: batches filled with level groups, cropped alike (see above).
         seed: the batches of every epoch follow from it.
         threads: threads decoding the images at the start.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` for `PyDataset`.

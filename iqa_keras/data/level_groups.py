@@ -1,6 +1,6 @@
 """Level groups: the images of one distortion of one photo, at all its levels.
 
-Training batches made of whole level groups (`PipelineConfig(level_groups=True)`)
+Training batches filled with level groups (`PipelineConfig(level_groups=True)`)
 put the levels of a distortion on one content side by side, cropped at the same place,
 so that a batch-wise ranking loss (`pairwise_ranking`, `plcc`, ...) learns their order:
 the level order within each (photo, type) becomes ranking supervision. The order taught

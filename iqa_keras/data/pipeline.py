@@ -6,7 +6,7 @@ score)` for no-reference records (or `use_reference=False`); images are float32 
 with values 0-255 unless `preprocess` rescales them; `score` is `Record.score`
 (float32, [0, 1], higher = better).
 
-- `training_dataset`: records shuffled (on their own, or as whole level groups) ->
+- `training_dataset`: records shuffled (on their own, or in level groups) ->
   decoded in parallel -> resized -> aligned random crops of reference and distorted
   (`patches_per_image` per image) with the same random flip and rotation on both (and on
   every image of a level group) -> batched -> preprocessed -> prefetched.

@@ -36,9 +36,9 @@ class PipelineConfig:
         tile_stride: (evaluation) step between tiles, at most `tile_size`; default `tile_size`.
         use_reference: feed the reference image when records have one; False trains a
             no-reference model on a full-reference database.
-        level_groups: (training) batches of whole level groups: the levels of one
+        level_groups: (training) batches filled with level groups: the levels of one
             distortion of one photo, one after the other and cropped, flipped and turned
-            alike, so that batch-wise ranking losses learn their order
+            alike (a group can straddle two batches), so that batch-wise ranking losses learn their order
             (`iqa_keras.data.level_groups`). Best with `batch_size` a multiple of the
             number of levels. False draws every record on its own.
         shuffle_buffer: (training) crops held to mix patches of different images when
