@@ -77,6 +77,7 @@ class Scorer:
         if getattr(model, "num_distortion_types", 0):
             keys += ("distortion_type",)
         self._maps_model = model.with_outputs(keys, map_resolution="feature")
+        self._stride = None
 
     def __call__(self, distorted: np.ndarray, reference: np.ndarray | None = None, maps: bool = False):
         """Scores one HxWx3 image (values 0-255) against its reference, if the model needs one."""
@@ -108,8 +109,11 @@ class Scorer:
 
     def _run_tiles(self, distorted, reference):
         height, width = distorted.shape[:2]
-        quality = attention = None
+        stride = self._feature_stride()
+        quality = np.zeros((math.ceil(height / stride), math.ceil(width / stride)))
+        attention = np.zeros_like(quality)
         weighted = weights = 0.0
+        filled = [0, 0]  # the cells the tiles filled: all, or all but a last partial one
         for top in range(0, height, self.tile_size):
             for left in range(0, width, self.tile_size):
                 bottom, right = min(top + self.tile_size, height), min(left + self.tile_size, width)
@@ -123,24 +127,27 @@ class Scorer:
                 _, _, tile_quality, tile_attention = self._run(
                     distorted[crop], None if reference is None else reference[crop]
                 )
-                stride = round((window[2] - window[0]) / tile_quality.shape[0])
-                if quality is None:
-                    quality = np.zeros((math.ceil(height / stride), math.ceil(width / stride)))
-                    attention = np.zeros_like(quality)
                 # Rows and columns of this tile's own pixels (context cropped off), in the
-                # tile's maps and in the whole image's maps.
-                core = (
-                    slice((top - window[0]) // stride, math.ceil((bottom - window[0]) / stride)),
-                    slice((left - window[1]) // stride, math.ceil((right - window[1]) / stride)),
-                )
+                # tile's maps (a map may lack a last, partial cell) and in the whole image's.
+                rows = _cells(top - window[0], bottom - window[0], stride, tile_quality.shape[0])
+                columns = _cells(left - window[1], right - window[1], stride, tile_quality.shape[1])
                 target = (
-                    slice(top // stride, top // stride + core[0].stop - core[0].start),
-                    slice(left // stride, left // stride + core[1].stop - core[1].start),
+                    slice(top // stride, top // stride + rows.stop - rows.start),
+                    slice(left // stride, left // stride + columns.stop - columns.start),
                 )
-                quality[target], attention[target] = tile_quality[core], tile_attention[core]
-                weighted += float(np.sum(tile_quality[core] * tile_attention[core]))
-                weights += float(np.sum(tile_attention[core]))
-        return weighted, weights, quality, attention
+                quality[target], attention[target] = tile_quality[rows, columns], tile_attention[rows, columns]
+                filled = [max(filled[0], target[0].stop), max(filled[1], target[1].stop)]
+                weighted += float(np.sum(tile_quality[rows, columns] * tile_attention[rows, columns]))
+                weights += float(np.sum(tile_attention[rows, columns]))
+        return weighted, weights, quality[: filled[0], : filled[1]], attention[: filled[0], : filled[1]]
+
+    def _feature_stride(self) -> int:
+        """Pixels per cell of the model's maps, measured once on a 128x128 probe."""
+        if self._stride is None:
+            probe = np.zeros((128, 128, 3), np.float32)
+            cells = self._run(probe, probe if self.full_reference else None)[2].shape[0]
+            self._stride = 128 // cells
+        return self._stride
 
     def _inputs(self, distorted, reference):
         if self.full_reference:
@@ -158,6 +165,12 @@ def _checked_image(image, name: str) -> np.ndarray:
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"`{name}` must be one HxWx3 image. Received: {name}.shape={image.shape}")
     return image
+
+
+def _cells(start: int, stop: int, stride: int, available: int) -> slice:
+    """The map cells covering pixels [start, stop) of a tile, `start` a multiple of
+    `stride`, at most the `available` cells of its map."""
+    return slice(start // stride, min(math.ceil(stop / stride), available))
 
 
 def _aligned(value: int) -> int:

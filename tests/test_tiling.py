@@ -1,5 +1,7 @@
 """Scoring with learned models: whole images equal the model, tiles cover the image."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -45,6 +47,37 @@ def test_tiles_cover_every_position_and_stay_near_the_whole_image_score(model, p
     assert tiled.attention_map.min() > 0  # no tile left a hole in the assembled maps
     # only the channel gate differs (each tile averages its own window): measured 0.2%
     assert tiled.score == pytest.approx(whole, rel=0.02)
+
+
+class BlockMeans:
+    """A stand-in model whose maps are local: each cell is the mean of its 8x8 pixels (a
+    last, partial cell too with `partial_cells`, as padded convolutions give; not
+    without, as valid ones), so tiles must add up exactly to the whole image."""
+
+    input = {"distorted": None}
+
+    def __init__(self, partial_cells):
+        self.rounding = math.ceil if partial_cells else math.floor
+
+    def with_outputs(self, keys, map_resolution):
+        def run(inputs):
+            image = np.asarray(inputs["distorted"])[0, ..., 0]
+            rows, columns = (self.rounding(side / 8) for side in image.shape)
+            quality = np.array([[image[8 * i : 8 * i + 8, 8 * j : 8 * j + 8].mean() for j in range(columns)]
+                                for i in range(rows)])
+            return {"quality_map": quality[None, ..., None], "attention_map": np.ones((1, rows, columns, 1))}
+
+        return run
+
+
+@pytest.mark.parametrize("partial_cells", [True, False])
+@pytest.mark.parametrize("shape", [(70, 100), (64, 200), (150, 97)])
+def test_tiles_with_short_edges_add_up_to_the_whole_image(shape, partial_cells):
+    image = np.random.default_rng(1).uniform(0, 255, (*shape, 3)).astype(np.float32)
+    whole = Scorer(BlockMeans(partial_cells), tile_size=512)(image, maps=True)
+    tiled = Scorer(BlockMeans(partial_cells), tile_size=64, overlap=32)(image, maps=True)
+    assert tiled.score == pytest.approx(whole.score, rel=1e-12)
+    np.testing.assert_allclose(tiled.quality_map, whole.quality_map, rtol=1e-6)
 
 
 def test_tile_and_overlap_are_aligned_to_32(model):
