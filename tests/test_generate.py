@@ -173,6 +173,17 @@ def test_resuming_with_another_seed_or_other_photos_is_refused(pristine, tmp_pat
         generate(pristine, out)
 
 
+def test_resuming_compositions_from_other_types_or_levels_is_refused(pristine, tmp_path):
+    out = tmp_path / "out"
+    generate(pristine, out)
+    with pytest.raises(DatasetError, match="composed_from=.*would mix two datasets"):
+        generate(pristine, out, levels=[1])  # the kept composition files would get other labels
+    generate(pristine, out, types=["jpeg"], compositions=0)  # no compositions drawn: allowed
+    with pytest.raises(DatasetError, match="composed_from="):
+        generate(pristine, out, types=["jpeg", "white_noise"])
+    generate(pristine, out)  # the recipe of the composition files there: allowed
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [

@@ -14,7 +14,8 @@ Written under `out_dir`:
     references.csv    ref_img,source: which pristine file each reference was made from
     compositions.csv  dist_img,ref_img,steps,dmos: each composition's steps, applied left
                       to right, as `name:level` joined by `+` (only when compositions > 0)
-    generation.json   the seed and max_side, so that a rerun with others cannot mix datasets
+    generation.json   the seed, max_side and the types and levels compositions draw from, so
+                      that a rerun with others cannot mix datasets
 
 References are numbered in the sorted order of the pristine file names, with as many
 digits as needed and at least two (`I01`..`I81`; `I001`.. past 99 images). Each output has
@@ -160,7 +161,9 @@ def generate_dataset(
     os.makedirs(images_dir, exist_ok=True)
     _remove_temporary_files(out_dir, images_dir)
     settings = {"seed": seed, "max_side": max_side}
-    _check_previous_run(out_dir, references, settings)
+    if compositions:  # which steps a composition draws depends on these
+        settings["composed_from"] = {"types": [d.id for d in distortions], "levels": list(levels)}
+    settings = _check_previous_run(out_dir, references, settings)
     # Recorded first, so that even an interrupted run cannot be resumed with other settings.
     _write_settings(out_dir, references, settings)
 
@@ -350,13 +353,19 @@ def _remove_temporary_files(*folders: str) -> None:
             os.remove(path)
 
 
-def _check_previous_run(out_dir: str, references: dict[str, str], settings: dict) -> None:
-    """Refuses to resume a dataset made from other pristine files or other settings."""
+def _check_previous_run(out_dir: str, references: dict[str, str], settings: dict) -> dict:
+    """Refuses to resume a dataset made from other pristine files or other settings;
+    returns the settings to record (a run without compositions keeps the earlier
+    compositions' `composed_from`, whose files stay)."""
     path = os.path.join(out_dir, "generation.json")
     if os.path.exists(path):
         with open(path, encoding="utf-8") as file:
             previous = json.load(file)
+        if "composed_from" in previous:
+            settings = {"composed_from": previous["composed_from"], **settings}
         for name, value in settings.items():
+            if name == "composed_from" and name not in previous:
+                continue  # no compositions before: nothing to mix with
             if previous.get(name) != value:
                 raise DatasetError(
                     f"{out_dir} was generated with {name}={previous.get(name)}; resuming it with "
@@ -376,6 +385,7 @@ def _check_previous_run(out_dir: str, references: dict[str, str], settings: dict
                 + (f"; {changed[0]} was {previous[changed[0]]!r}" if changed else "")
                 + "). Use a new output folder."
             )
+    return settings
 
 
 def _write_settings(out_dir: str, references: dict[str, str], settings: dict) -> None:
