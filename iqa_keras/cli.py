@@ -508,7 +508,7 @@ def _run_serve(arguments) -> int:
 
 
 def _run_maps(arguments) -> int:
-    from iqa_keras import inputs, io, visualize
+    from iqa_keras import inputs, io, scoring, visualize
     from iqa_keras.loading import load
     from iqa_keras.tiling import Scorer
 
@@ -531,13 +531,13 @@ def _run_maps(arguments) -> int:
             if reference_image is not None:
                 io.check_same_size(reference_image, image, reference, path)
             prediction = scorer(image, reference_image, maps=True)
-        except ValueError as error:
+            folder = arguments.out or os.path.dirname(path)
+            target = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + ".quality.png")
+            visualize.save_overlay(target, image, prediction.quality_map, alpha=arguments.alpha)
+        except Exception as error:  # noqa: BLE001 - whatever fails, the other files go on
             failed = True
-            print(f"iqa-keras maps: error: {error}", file=sys.stderr)
+            print(f"iqa-keras maps: error: {scoring.failure_message(error, path)}", file=sys.stderr)
             continue
-        folder = arguments.out or os.path.dirname(path)
-        target = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + ".quality.png")
-        visualize.save_overlay(target, image, prediction.quality_map, alpha=arguments.alpha)
         print(f"{path}\t{prediction.score:.6g}\t{target}")
     return EXIT_FAILED_INPUT if failed else EXIT_OK
 
@@ -545,14 +545,24 @@ def _run_maps(arguments) -> int:
 def _run_evaluate(arguments) -> int:
     from iqa_keras import evaluation, scoring, visualize
     from iqa_keras.data import DatasetError, official_split, read_dataset, split_by_content
+    from iqa_keras.data.readers._common import SPLIT_ALIASES
 
+    if arguments.plot and not os.path.isdir(os.path.dirname(os.path.abspath(arguments.plot))):
+        print(f"iqa-keras evaluate: error: --plot {arguments.plot}: its folder does not exist", file=sys.stderr)
+        return EXIT_USAGE
     try:
         function, _, name = scoring.measure(arguments.metric, arguments.model)
         records = read_dataset(arguments.dataset, arguments.root)
-        if arguments.split == "official":
-            records = official_split(records)[arguments.part]
-        elif arguments.split == "content":
-            records = split_by_content(records, {"train": 0.8, "test": 0.2}, seed=arguments.seed)[0][arguments.part]
+        if arguments.split != "all":
+            if arguments.split == "official":
+                parts = official_split(records)
+            else:
+                (parts,) = split_by_content(records, {"train": 0.8, "test": 0.2}, seed=arguments.seed)
+            part = SPLIT_ALIASES.get(arguments.part.strip().lower(), arguments.part)
+            if part not in parts:
+                raise ValueError(f"--part {arguments.part}: the {arguments.split} split has the parts "
+                                 f"{', '.join(sorted(parts))}")
+            records = parts[part]
     except (DatasetError, FileNotFoundError) as error:
         print(f"iqa-keras evaluate: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
@@ -570,7 +580,11 @@ def _run_evaluate(arguments) -> int:
     sign = -1.0 if arguments.metric and scoring.metrics.get(arguments.metric).higher_is_better is False else 1.0
     predictions = [sign * result.score for result in results]
     human = [record.score for record in records]
-    result = evaluation.evaluate(predictions, human)
+    try:
+        result = evaluation.evaluate(predictions, human)
+    except ValueError as error:  # fewer than 2 images, or a score that is not finite
+        print(f"iqa-keras evaluate: error: {arguments.dataset} at {arguments.root}: {error}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
     row = {"dataset": arguments.dataset, "measure": name, **result.as_dict()}
     _write([row], arguments.format, columns=tuple(row))
     if arguments.plot:

@@ -23,7 +23,7 @@ import numpy as np
 
 from iqa_keras import io, metrics
 
-__all__ = ["EXAMPLE_IMAGES", "PairScore", "measure", "read_pair_list", "score", "score_files"]
+__all__ = ["EXAMPLE_IMAGES", "PairScore", "failure_message", "measure", "read_pair_list", "score", "score_files"]
 
 _EXAMPLES = os.path.join(os.path.dirname(__file__), "examples")
 EXAMPLE_IMAGES = {
@@ -118,8 +118,9 @@ def score(distorted, reference=None, metric: str | None = None, model=None, colo
 def score_files(pairs: Iterable[tuple[str | None, str]], function: Measure, name: str) -> Iterator[PairScore]:
     """Scores (reference or None, distorted) files one by one; a failing pair yields its error.
 
-    A bad file never stops the others: its `PairScore` carries `error` (naming the file)
-    and no score, so a caller can report it and still keep every other result.
+    A bad file never stops the others, whatever the error (unreadable, wrong size, too
+    small for the measure, or the model failing on it): its `PairScore` carries `error`
+    (naming the file) and no score, so a caller can report it and still keep every other result.
     """
     for reference, distorted in pairs:
         try:
@@ -129,11 +130,22 @@ def score_files(pairs: Iterable[tuple[str | None, str]], function: Measure, name
                 reference_image = io.read_image(reference)
                 io.check_same_size(reference_image, distorted_image, reference, distorted)
             value = function(distorted_image, reference_image)
-        except ValueError as error:  # ImageReadError, sizes, images too small for a window
-            message = str(error) if distorted in str(error) else f"{distorted}: {error}"
-            yield PairScore(distorted, reference, name, error=message)
+        except Exception as error:  # noqa: BLE001 - whatever fails, the other files go on
+            yield PairScore(distorted, reference, name, error=failure_message(error, distorted))
         else:
             yield PairScore(distorted, reference, name, score=value)
+
+
+def failure_message(error: Exception, path: str) -> str:
+    """What went wrong with the file `path`, naming it once: a `ValueError`'s own message
+    (the toolkit's input errors), or any other error's type and message.
+
+    Example:
+    >>> failure_message(RuntimeError("out of memory"), "big.png")
+    'big.png: RuntimeError: out of memory'
+    """
+    text = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+    return text if path in text else f"{path}: {text}"
 
 
 def read_pair_list(path: str | os.PathLike) -> list[tuple[str | None, str]]:

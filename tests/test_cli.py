@@ -260,6 +260,15 @@ def test_evaluate_a_metric_on_a_database_with_a_scatter_plot(tmp_path):
     assert Image.open(plot).size == (640, 480)
     code, _, err = run("evaluate", "--dataset", "nosuch", "--root", str(tmp_path), "--metric", "mse")
     assert code == 2 and "nosuch" in err
+    shutil.copy(REFERENCE, pristine / "astronaut_again.png")  # two photos: a split by content
+    generate_dataset(pristine, tmp_path / "two", types=["jpeg"], levels=[1, 3, 5], progress=False)
+    synthetic = ("evaluate", "--dataset", "kadid10k", "--root", str(tmp_path / "two"), "--metric", "mse")
+    code, _, err = run(*synthetic, "--split", "content", "--part", "val")
+    assert code == 2 and "--part val: the content split has the parts test, train" in err
+    code, out, err = run(*synthetic, "--split", "content", "--part", "Training", "-f", "json")
+    assert code == 0 and json.loads(out)[0]["n"] == 3  # one photo x 3 levels
+    code, _, err = run(*synthetic, "--plot", str(tmp_path / "no" / "such" / "plot.png"))
+    assert code == 2 and "plot.png: its folder does not exist" in err
 
 
 def test_maps_score_list_and_models(tmp_path):
