@@ -33,7 +33,12 @@ loaded with `iqa_keras.load` and scored whole-image with `iqa_keras.tiling.Score
   alike), so that even the human labels reach 1.0 only on `mono`;
 - AUC (no-reference model only): how well its score separates the pristine references
   (positives) from the distorted images, the Mann-Whitney U over positives x negatives;
-- per distortion type: the SRCC within each type (compositions left out).
+- per distortion type: the SRCC within each type (compositions left out);
+- restoration (a no-reference model that hallucinates its reference, `HallucinatedIQA`):
+  per type, the mean absolute difference from the reference (0-1 scale) of the distorted
+  image and of the model's hallucination, and how often the hallucination is the closer:
+  whether the generator restores, or its discrepancy map holds its own errors
+  (compositions left out).
 
 A first row, `human label`, scores each image with its own label: the ceiling of every
 column (its `level` is below 1.0 because of the three non-monotone types).
@@ -73,6 +78,7 @@ from iqa_keras.data.records import DatasetError, Record, Scale  # noqa: E402
 from iqa_keras.data.splits import split_by_content  # noqa: E402
 from iqa_keras.evaluation import LogisticFitWarning, evaluate  # noqa: E402
 from iqa_keras.io import read_image  # noqa: E402
+from iqa_keras.models import HallucinatedIQA  # noqa: E402
 from iqa_keras.tiling import Scorer  # noqa: E402
 from iqa_keras.training.config import load_config  # noqa: E402
 
@@ -234,6 +240,21 @@ def model_measure(name_or_path: str, kind: str, records: list[Record]) -> Measur
     return Measure(label, kind, np.array(scores, np.float64), references)
 
 
+def restoration(name_or_path: str, records: list[Record]) -> dict[str, np.ndarray] | None:
+    """Per distortion type, rows (|distorted - reference|, |hallucination - reference|)
+    of mean absolute differences on the 0-1 scale; None for a model without generator."""
+    model = iqa_keras.load(name_or_path)
+    if not isinstance(model, HallucinatedIQA):
+        return None
+    rows = collections.defaultdict(list)
+    for record in tqdm([r for r in records if not is_composition(r)], desc="hallucinations", file=sys.stderr):
+        distorted, reference = read_image(record.distorted), read_image(record.reference)
+        hallucination = np.asarray(model.generator(distorted[None])["hallucination"])[0]
+        rows[record.distortion_type].append(
+            [np.mean(np.abs(image - reference)) / 255.0 for image in (distorted, hallucination)])
+    return {token: np.array(values) for token, values in sorted(rows.items())}
+
+
 # --------------------------------------------------------------------------------------
 # Figures.
 
@@ -315,6 +336,16 @@ def print_per_type(measures: list[Measure], records: list[Record], labels: np.nd
         print(f"{type_name(token):<31} " + " ".join(f"{fmt(table[token]):>12}" for table in tables))
 
 
+def print_restoration(name: str, rows: dict[str, np.ndarray]) -> None:
+    print(f"\nRestoration by {name}'s generator: mean |image - reference| (0-1 scale) of the "
+          "distorted image and of the hallucination, and the share of images it brings closer")
+    print(f"{'type':<31} {'distorted':>9} {'halluc.':>9} {'closer':>7}")
+    for token, values in [*rows.items(), ("all", np.concatenate(list(rows.values())))]:
+        label = type_name(token) if token != "all" else "all types"
+        closer = np.mean(values[:, 1] < values[:, 0])
+        print(f"{label:<31} {values[:, 0].mean():9.4f} {values[:, 1].mean():9.4f} {closer:7.2f}")
+
+
 def print_targets(summary: dict) -> None:
     print("\nTargets")
     models = [entry for entry in summary.values() if entry[0].kind in ("fr", "nr")]
@@ -350,6 +381,8 @@ def report(root: str, args: argparse.Namespace) -> None:
             print(f"note: no --{kind}-model given: the {kind.upper()} model is skipped")
     summary = print_overall(measures, records, labels)
     print_per_type(measures, records, labels)
+    if args.nr_model and (rows := restoration(args.nr_model, records)) is not None:
+        print_restoration(os.path.basename(args.nr_model), rows)
     print_targets(summary)
 
 
