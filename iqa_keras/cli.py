@@ -532,7 +532,7 @@ def _run_maps(arguments) -> int:
                 io.check_same_size(reference_image, image, reference, path)
             prediction = scorer(image, reference_image, maps=True)
             folder = arguments.out or os.path.dirname(path)
-            target = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + ".quality.png")
+            target = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + inputs.OVERLAY_SUFFIX)
             visualize.save_overlay(target, image, prediction.quality_map, alpha=arguments.alpha)
         except Exception as error:  # noqa: BLE001 - whatever fails, the other files go on
             failed = True

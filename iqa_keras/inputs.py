@@ -20,9 +20,10 @@ import glob
 import os
 from collections.abc import Iterable
 
-__all__ = ["IMAGE_EXTENSIONS", "InputError", "expand_images", "match_pairs"]
+__all__ = ["IMAGE_EXTENSIONS", "OVERLAY_SUFFIX", "InputError", "expand_images", "match_pairs"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm")
+OVERLAY_SUFFIX = ".quality.png"  # what `iqa-keras maps` writes beside (or for) each image
 _GLOB_CHARACTERS = "*?["
 
 
@@ -34,11 +35,13 @@ def expand_images(names: Iterable[str | os.PathLike]) -> list[str]:
     """Expands files, directories and glob patterns into a list of image files.
 
     Files are kept as given (even with unusual extensions: the reader decides),
-    directories contribute their image files in sorted order (not recursive), and
-    patterns their sorted matches. Each name must match at least one file.
+    directories contribute their image files in sorted order (not recursive; hidden
+    files, such as macOS's `._x.png`, and the `x.quality.png` overlays of `iqa-keras maps`
+    left out), and patterns their sorted matches, each at least one file. A missing plain
+    file is kept as given: reading it fails with its name, and the other files go on.
 
     Raises:
-        InputError: naming the first name that matches nothing.
+        InputError: naming the first folder or pattern that matches nothing.
     """
     paths = []
     for name in names:
@@ -48,6 +51,8 @@ def expand_images(names: Iterable[str | os.PathLike]) -> list[str]:
                 os.path.join(name, entry)
                 for entry in os.listdir(name)
                 if entry.lower().endswith(IMAGE_EXTENSIONS)
+                and not entry.startswith(".")
+                and not entry.endswith(OVERLAY_SUFFIX)
                 and os.path.isfile(os.path.join(name, entry))
             )
             if not found:

@@ -24,6 +24,13 @@ def test_folder_expands_to_sorted_images_only(folders):
     assert [os.path.basename(p) for p in inputs.expand_images([distorted])] == ["a.png", "b.jpg"]
 
 
+def test_folder_leaves_out_hidden_files_and_quality_map_overlays(folders):
+    _, distorted = folders
+    (distorted / "._a.png").touch()  # macOS resource fork
+    (distorted / "a.quality.png").touch()  # written by `iqa-keras maps`
+    assert [os.path.basename(p) for p in inputs.expand_images([distorted])] == ["a.png", "b.jpg"]
+
+
 def test_glob_pattern_expands(folders):
     _, distorted = folders
     assert [os.path.basename(p) for p in inputs.expand_images([str(distorted / "*.jpg")])] == ["b.jpg"]

@@ -204,6 +204,14 @@ def test_csv_full_reference(folder):
     assert [r.score for r in records] == [pytest.approx(1.5 / 3.5), 1.0, 0.0]
 
 
+def test_csv_in_windows_1252_with_an_ellipsis_keeps_its_lines(folder):
+    path = folder / "ratings.csv"
+    # "\x85" is cp1252's ellipsis; read as Latin-1 it is a character str.splitlines splits at
+    path.write_bytes(b"distorted,score,notes\nimages/a.png,2.5,ok\x85 fine\nimages/b.png,4.5,x\n")
+    records = read_dataset("csv", path)
+    assert [os.path.basename(r.distorted) for r in records] == ["a.png", "b.png"]
+
+
 def test_csv_no_reference_lower_is_better_with_known_scale(folder):
     path = folder / "dmos.csv"
     write(path, "distorted,score\nimages/a.png,10\nimages/b.png,90\n")

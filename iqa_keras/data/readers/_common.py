@@ -141,7 +141,7 @@ def read_lines(path: str) -> list[Line]:
     """
     return [
         Line(path, number, text.strip())
-        for number, text in enumerate(_read_text(path).splitlines(), start=1)
+        for number, text in enumerate(_text_lines(_read_text(path)), start=1)
         if text.strip()
     ]
 
@@ -172,7 +172,7 @@ def read_table(
     iqa_keras.data.records.DatasetError: .../dmos.csv: missing column(s) ref_img. Expected
     columns dist_img, ref_img (optional: none); found dist_img, dmos.
     """
-    lines = _read_text(path).splitlines()
+    lines = _text_lines(_read_text(path))
     reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
     header = None
     rows = []
@@ -363,6 +363,12 @@ def _separator_hint(header: list[str], delimiter: str) -> str:
             if mark != delimiter and mark in header[0]:
                 return f" The header holds {name}: separate the columns with {delimiter!r}."
     return ""
+
+
+def _text_lines(text: str) -> list[str]:
+    """`text` split at line ends alone (\\n, \\r\\n, \\r), not at the other characters
+    `str.splitlines` splits at (such as \\x85, which Latin-1 text may hold)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def _read_text(path: str) -> str:
