@@ -95,7 +95,8 @@ def score(distorted, reference=None, metric: str | None = None, model=None, colo
     with a reference, `nr-default` without (see `default_model`).
 
     Args:
-        distorted: an image file or an HxWx3 array with values 0-255.
+        distorted: an image file or an array with values 0-255: HxWx3 RGB, or HxW /
+            HxWx1 gray and HxWx4 RGBA, converted as files are.
         reference: its pristine reference (file or array of the same size), for
             full-reference measures.
         metric: a name from `iqa_keras.metrics.available()`.
@@ -173,9 +174,16 @@ def read_pair_list(path: str | os.PathLike) -> list[tuple[str | None, str]]:
 
 
 def _as_image(image) -> np.ndarray:
+    """A file read with `io.read_image`, or an array made RGB by the same rules: gray
+    (HxW or HxWx1) repeated to 3 channels, alpha (HxWx4) dropped."""
     if isinstance(image, (str, os.PathLike)):
         return io.read_image(image)
-    return np.asarray(image, np.float32)
+    array = np.asarray(image, np.float32)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"An image array must be HxW, HxWx1, HxWx3 or HxWx4. Received: shape {array.shape}")
+    return np.repeat(array, 3, axis=-1) if array.shape[-1] == 1 else array[..., :3]
 
 
 def _name(image) -> str:
