@@ -20,24 +20,26 @@ __all__ = ["TEMPORARY_PREFIX", "save_model_atomic", "write_atomic", "write_json_
 
 # Temporary files are hidden and recognisable, so that a later run can remove leftovers.
 TEMPORARY_PREFIX = ".iqa-keras-"
+# Read once: os.umask can only be read by setting it, which is not thread-safe.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
     """Calls `write(file)` on a temporary file in `path`'s folder, then renames it to `path`.
 
-    The rename is atomic on POSIX and Windows; if `write` raises, the temporary file is
-    removed and `path` is left as it was.
+    The rename is atomic on POSIX and Windows, and the data reach the disk before it (a
+    power cut leaves the old file or the new one, never an empty one); if `write` raises,
+    the temporary file is removed and `path` is left as it was.
     """
     path = os.fspath(path)
     descriptor, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=os.path.dirname(path) or ".")
     try:
         with os.fdopen(descriptor, "wb") as file:
             write(file)
-        # mkstemp makes the file private (0600); give it the permissions of a normal file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
+            file.flush()
+            os.fsync(file.fileno())
+        _publish(temporary, path)
     except BaseException:
         os.remove(temporary)
         raise
@@ -52,15 +54,34 @@ def write_json_atomic(path: str | os.PathLike, values) -> None:
 def save_model_atomic(model, path: str | os.PathLike) -> None:
     """`model.save(path)` through a hidden `.keras` file in the same folder, then renamed.
 
-    Keras writes the file by name, so `write_atomic`'s open file cannot be used; a failed
-    save removes the temporary file and leaves `path` as it was.
+    Keras writes the file by name, so `write_atomic`'s open file cannot be used; the
+    temporary name is unique, so that two saves to one path cannot mix, and a failed save
+    removes it and leaves `path` as it was.
     """
     path = os.fspath(path)
-    temporary = os.path.join(os.path.dirname(path), TEMPORARY_PREFIX + os.path.basename(path))
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=TEMPORARY_PREFIX, suffix=".keras", dir=os.path.dirname(path) or "."
+    )
+    os.close(descriptor)
     try:
         model.save(temporary)
-        os.replace(temporary, path)
+        with open(temporary, "rb") as file:
+            os.fsync(file.fileno())
+        _publish(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def _publish(temporary: str, path: str) -> None:
+    """Gives `temporary` a normal file's permissions (mkstemp makes it 0600), renames it to
+    `path` and, on POSIX, syncs the folder so that the rename itself is durable."""
+    os.chmod(temporary, 0o666 & ~_UMASK)
+    os.replace(temporary, path)
+    if hasattr(os, "O_DIRECTORY"):
+        folder = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)

@@ -1,4 +1,4 @@
-"""iqa_keras.scoring.score_files: one result per file, a failing file never stops the others."""
+"""iqa_keras.scoring: a failing file never stops the others; arrays are made RGB as files are."""
 
 import pytest
 
