@@ -341,11 +341,15 @@ def _run_score(arguments) -> int:
     except FileNotFoundError as error:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
-    except ValueError as error:  # an unknown metric name
+    except ValueError as error:  # an unknown metric name, or --color with a model
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     if needs_reference and any(reference is None for reference, _ in pairs):
         print(f"iqa-keras score: error: {name} is full-reference: give --reference", file=sys.stderr)
+        return EXIT_USAGE
+    if not needs_reference and any(reference is not None for reference, _ in pairs):
+        print(f"iqa-keras score: error: {name} is no-reference: it would ignore the references; "
+              "drop --reference (or the list's reference column)", file=sys.stderr)
         return EXIT_USAGE
     results = []
     failed = False

@@ -60,6 +60,8 @@ def measure(metric: str | None = None, model=None, color: str | None = None, til
     """
     if (metric is None) == (model is None):
         raise ValueError(f"Pass exactly one of `metric` and `model`. Received: metric={metric!r}, model={model!r}")
+    if model is not None and color is not None:
+        raise ValueError(f"`color` applies to classic metrics; a model reads RGB. Received: color={color!r}")
     if metric is not None:
         info = metrics.get(metric)
         options = {} if color is None else {"color": color}
@@ -105,7 +107,7 @@ def score(distorted, reference=None, metric: str | None = None, model=None, colo
     """
     if metric is None and model is None:
         model = default_model(with_reference=reference is not None)
-    function, needs_reference, _ = measure(metric, model, color)
+    function, needs_reference, name = measure(metric, model, color)
     distorted_image = _as_image(distorted)
     reference_image = None
     if reference is not None:
@@ -113,6 +115,9 @@ def score(distorted, reference=None, metric: str | None = None, model=None, colo
         io.check_same_size(reference_image, distorted_image, _name(reference), _name(distorted))
     elif needs_reference:
         raise ValueError("This measure is full-reference: pass `reference`. Received: reference=None")
+    if reference is not None and not needs_reference:
+        raise ValueError(f"{name} is no-reference: it would ignore `reference`. Pass none, or a "
+                         "full-reference model.")
     return function(distorted_image, reference_image)
 
 
@@ -152,6 +157,7 @@ def failure_message(error: Exception, path: str) -> str:
 def read_pair_list(path: str | os.PathLike) -> list[tuple[str | None, str]]:
     """(reference or None, distorted) pairs from a CSV with a `distorted` column and an
     optional `reference` column; relative paths are resolved against the CSV's folder.
+    An empty `distorted` cell, or no row at all, raises a `DatasetError` naming the file.
 
     Example:
     >>> import os, tempfile
@@ -162,14 +168,20 @@ def read_pair_list(path: str | os.PathLike) -> list[tuple[str | None, str]]:
     """
     from iqa_keras.data.readers._common import read_table
 
+    from iqa_keras.data.records import DatasetError
+
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     pairs = []
     for row in read_table(os.fspath(path), required=("distorted",), optional=("reference",)):
+        if not row["distorted"]:
+            raise row.line.error("the `distorted` cell is empty")
         reference = row.get("reference") or None
         pairs.append((
             None if reference is None else os.path.join(folder, reference),
             os.path.join(folder, row["distorted"]),
         ))
+    if not pairs:
+        raise DatasetError(f"{os.fspath(path)} lists no images: it has a header row only.")
     return pairs
 
 

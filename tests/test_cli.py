@@ -52,6 +52,12 @@ def test_score_pair_json_matches_the_library():
     assert 0 < rows[1]["score"] < 1
 
 
+def test_a_reference_for_a_no_reference_model_is_refused():
+    code, out, err = run("score", "--model", "nr-default", "--reference", REFERENCE, JPEG)
+    assert code == 2 and out == ""
+    assert "nr-default is no-reference: it would ignore the references" in err
+
+
 def test_folders_are_paired_by_name_and_csv_is_parseable(tmp_path):
     references, distorted = tmp_path / "refs", tmp_path / "dists"
     references.mkdir()

@@ -43,3 +43,28 @@ def test_arrays_are_made_rgb_as_files_are(tmp_path):
     assert score(gray, reference=gray[..., None], metric="mse") == 0.0
     with pytest.raises(ValueError, match=r"HxWx4. Received: shape \(24, 32, 2\)"):
         score(rgb[..., :2], reference=rgb, metric="mse")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("reference,distorted\n", r"pairs.csv lists no images: it has a header row only"),
+    ("reference,distorted\nref.png,dist.png\nref.png,\n", r"pairs.csv, line 3: the `distorted` cell is empty"),
+])  # fmt: skip
+def test_a_pair_list_without_images_names_the_file(tmp_path, text, message):
+    from iqa_keras.data import DatasetError
+    from iqa_keras.scoring import read_pair_list
+
+    (tmp_path / "pairs.csv").write_text(text)
+    with pytest.raises(DatasetError, match=message):
+        read_pair_list(tmp_path / "pairs.csv")
+
+
+def test_options_a_measure_would_ignore_are_refused():
+    import numpy as np
+
+    from iqa_keras.scoring import score
+
+    image = np.full((32, 32, 3), 100.0, np.float32)
+    with pytest.raises(ValueError, match="nr-default is no-reference: it would ignore `reference`"):
+        score(image, reference=image, model="nr-default")
+    with pytest.raises(ValueError, match="`color` applies to classic metrics"):
+        score(image, reference=image, model="fr-default", color="y")
