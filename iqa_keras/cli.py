@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _import_tensorflow_quietly()
+    for stream in (sys.stdout, sys.stderr):  # file names that are not valid UTF-8 print as they are
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     return arguments.run(arguments)
 
 

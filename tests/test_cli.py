@@ -52,6 +52,20 @@ def test_score_pair_json_matches_the_library():
     assert 0 < rows[1]["score"] < 1
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="file names are bytes on Linux only")
+def test_a_file_name_that_is_not_utf8_is_printed_as_it_is(tmp_path):
+    name = os.path.join(os.fsencode(tmp_path), b"caf\xe9.png")  # Latin-1, invalid UTF-8
+    shutil.copy(JPEG, name)
+    completed = subprocess.run(
+        [sys.executable, "-m", "iqa_keras.cli", "score", "--metric", "psnr", "--reference", REFERENCE,
+         str(tmp_path), "-f", "csv"],
+        capture_output=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONIOENCODING": "utf-8"},
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert name + b"," in completed.stdout
+
+
 def test_a_reference_for_a_no_reference_model_is_refused():
     code, out, err = run("score", "--model", "nr-default", "--reference", REFERENCE, JPEG)
     assert code == 2 and out == ""
