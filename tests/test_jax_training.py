@@ -162,19 +162,14 @@ def test_train_on_jax_writes_a_float32_best_model_tensorflow_loads(dataset, tmp_
                                        if recipe == "fr" else None, model=model))
 
 
-def test_train_on_jax_refuses_the_tensorflow_backend():
+@pytest.mark.parametrize("recipe, backend, message", [
+    ("synthetic_fr", "tensorflow", "set KERAS_BACKEND=jax"),
+    ("spaq_nr", "jax", "`data.train.resize_shorter_side` is set"),  # CropBatches would not resize
+])  # fmt: skip
+def test_train_on_jax_refuses_another_backend_and_resized_training_images(recipe, backend, message):
     result = subprocess.run(
-        [sys.executable, "training/train_on_jax.py", "training/synthetic_fr.yaml"],
+        [sys.executable, "training/train_on_jax.py", f"training/{recipe}.yaml"],
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": REPO_ROOT},
+        env={**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": REPO_ROOT},
     )
-    assert result.returncode == 2 and "set KERAS_BACKEND=jax" in result.stderr
-
-
-def test_train_on_jax_refuses_a_config_that_resizes_its_training_images():
-    result = subprocess.run(
-        [sys.executable, "training/train_on_jax.py", "training/spaq_nr.yaml"],
-        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": REPO_ROOT},
-    )
-    assert result.returncode == 2 and "`data.train.resize_shorter_side` is set" in result.stderr
+    assert result.returncode == 2 and message in result.stderr

@@ -51,6 +51,19 @@ def write_noise_pairs(folder, references=12, levels=2, seed=0):
     return rows
 
 
+def write_ratings_csv(folder, references, seed, with_reference):
+    """A user's ratings CSV of noisy pairs (3 levels each) in `folder/my_images`: columns
+    reference,distorted,score, or distorted,score without references."""
+    rows = write_noise_pairs(str(folder / "my_images"), references=references, levels=3, seed=seed)
+    path = folder / "my.csv"
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["reference", "distorted", "score"][0 if with_reference else 1 :])
+        for reference, distorted, score in rows:
+            writer.writerow([f"my_images/{reference}"] * with_reference + [f"my_images/{distorted}", score])
+    return path
+
+
 def write_kadid_layout(root, **kwargs):
     rows = write_noise_pairs(os.path.join(root, "images"), **kwargs)
     with open(os.path.join(root, "dmos.csv"), "w", newline="") as file:
@@ -171,13 +184,7 @@ def test_mixed_bfloat16_fit_on_cpu_keeps_float32_outputs():
 
 
 def test_finetune_reports_before_and_after_and_keeps_the_frozen_encoder(tmp_path):
-    images = tmp_path / "my_images"
-    rows = write_noise_pairs(str(images), references=10, levels=3, seed=2)
-    data_csv = tmp_path / "my.csv"
-    with open(data_csv, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["reference", "distorted", "score"])
-        writer.writerows((f"my_images/{ref}", f"my_images/{dist}", score) for ref, dist, score in rows)
+    data_csv = write_ratings_csv(tmp_path, references=10, seed=2, with_reference=True)
     keras.utils.set_random_seed(0)
     original = ModelConfig(arguments=TINY_MODEL).build()
     original.save(tmp_path / "model.keras")
@@ -207,13 +214,7 @@ def test_finetune_reports_before_and_after_and_keeps_the_frozen_encoder(tmp_path
 
 @pytest.mark.filterwarnings("ignore::iqa_keras.evaluation.LogisticFitWarning")  # an untrained model
 def test_finetune_of_a_no_reference_model_keeps_its_generator_and_discriminator(tmp_path):
-    images = tmp_path / "my_images"
-    rows = write_noise_pairs(str(images), references=12, levels=3, seed=3)
-    data_csv = tmp_path / "my.csv"
-    with open(data_csv, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["distorted", "score"])  # no references: a no-reference CSV
-        writer.writerows((f"my_images/{dist}", score) for _, dist, score in rows)
+    data_csv = write_ratings_csv(tmp_path, references=12, seed=3, with_reference=False)
     keras.utils.set_random_seed(0)
     parts = {
         "generator": {"filters": 8, "num_downsamples": 1, "num_residual_blocks": 0},
