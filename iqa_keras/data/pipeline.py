@@ -45,6 +45,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -147,11 +148,18 @@ def training_dataset(
     columns, with_reference = _record_columns(records, config.use_reference)
     order_seed, crop_seed, mix_seed = np.random.SeedSequence(config.seed).generate_state(3).tolist()
     groups = batch_groups(records, config.level_groups)
+    if config.level_groups:
+        # Each patch of a group is a unit of its own, as in CropBatches: the group's images
+        # stay consecutive, so nothing may mix or reorder the crops.
+        groups = groups * config.patches_per_image
+        patcher = _Patcher(dataclasses.replace(config, patches_per_image=1))
+    else:
+        patcher = _Patcher(config)
     elements = _shuffled_groups(columns, groups, order_seed, crop_seed)
     dataset = _decode_in_parallel(
-        elements, _Patcher(config), config, skipped, deterministic=config.deterministic
+        elements, patcher, config, skipped, deterministic=config.deterministic or config.level_groups
     )
-    if config.patches_per_image > 1 and config.shuffle_buffer > 1:
+    if config.patches_per_image > 1 and config.shuffle_buffer > 1 and not config.level_groups:
         dataset = dataset.shuffle(config.shuffle_buffer, seed=mix_seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(config.batch_size)
     num_batches = math.ceil(len(records) * config.patches_per_image / config.batch_size)

@@ -38,11 +38,15 @@ class PipelineConfig:
             no-reference model on a full-reference database.
         level_groups: (training) batches filled with level groups: the levels of one
             distortion of one photo, one after the other and cropped, flipped and turned
-            alike (a group can straddle two batches), so that batch-wise ranking losses learn their order
-            (`iqa_keras.data.level_groups`). Best with `batch_size` a multiple of the
-            number of levels. False draws every record on its own.
+            alike (a group can straddle two batches), so that batch-wise ranking losses
+            learn their order (`iqa_keras.data.level_groups`); each of the
+            `patches_per_image` patches of a group is drawn as a group of its own, and
+            the element order is kept whatever `deterministic` says. Best with
+            `batch_size` a multiple of the number of levels. False draws every record on
+            its own.
         shuffle_buffer: (training) crops held to mix patches of different images when
-            `patches_per_image > 1`. Records themselves are always fully shuffled.
+            `patches_per_image > 1` (not with `level_groups`). Records themselves are
+            always fully shuffled.
         seed: fixes the order, crops, flips and rotations.
         deterministic: keep the element order of parallel stages fixed, so that a seed
             fixes the batches exactly; False lets a slow image be overtaken.
