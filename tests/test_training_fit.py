@@ -237,6 +237,23 @@ def test_finetune_of_a_no_reference_model_keeps_its_generator_and_discriminator(
     assert not np.allclose(head_before, np.asarray(tuned.regressor.get_layer("quality_head").kernel))
 
 
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")  # Keras, on a dataset of unknown length
+def test_the_schedule_knows_the_steps_when_unreadable_images_may_be_skipped(kadid_root, tmp_path, monkeypatch):
+    import iqa_keras.training.fit as fit_module
+
+    seen = []
+
+    def recording(model, losses, optimizer, steps_per_epoch, *args, **kwargs):
+        seen.append(steps_per_epoch)
+        return compile_model(model, losses, optimizer, steps_per_epoch, *args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "compile_model", recording)
+    values = tiny_values(kadid_root, tmp_path / "run", epochs=1)
+    values["data"]["train"]["on_error"] = "skip"  # the dataset's length is then unknown
+    train(config_from_dict(values))
+    assert seen == [12]  # 6 training photos x 2 levels x 4 patches in batches of 4 (unknown: -2, a zero rate)
+
+
 @pytest.mark.parametrize("resize, expected", [
     ({}, "is 32x32 (width x height), smaller than `crop_size` 64x64"),
     ({"resize_shorter_side": 48}, "is 32x32 (width x height, 48x48 after resizing), smaller than `crop_size` 64x64"),

@@ -162,7 +162,7 @@ def training_dataset(
     if config.patches_per_image > 1 and config.shuffle_buffer > 1 and not config.level_groups:
         dataset = dataset.shuffle(config.shuffle_buffer, seed=mix_seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(config.batch_size)
-    num_batches = math.ceil(len(records) * config.patches_per_image / config.batch_size)
+    num_batches = config.training_batches(len(records))
     return _finish(dataset, with_reference, preprocess, config, num_batches)
 
 

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 __all__ = ["PipelineConfig"]
 
@@ -113,6 +114,16 @@ class PipelineConfig:
                 raise TypeError(f"`{name}` must be True or False. Received: {name}={getattr(self, name)!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise TypeError(f"`seed` must be an integer. Received: seed={self.seed!r}")
+
+    def training_batches(self, num_records: int) -> int:
+        """Batches in one training pass over `num_records` records (fewer if images are
+        skipped): the steps of an epoch, which a learning-rate schedule needs.
+
+        Example:
+        >>> PipelineConfig(batch_size=16, patches_per_image=4).training_batches(100)
+        25
+        """
+        return math.ceil(num_records * self.patches_per_image / self.batch_size)
 
 
 def _check_positive_int(name, value):

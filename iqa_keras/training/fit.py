@@ -187,7 +187,8 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         keras.utils.set_random_seed(config.trainer.seed)
         train_data = training_dataset(parts["train"], config.data.train)
         validation_data = evaluation_dataset(parts["validation"], config.data.evaluation)
-        steps_per_epoch = int(train_data.cardinality())
+        # Not the dataset's cardinality: unknown (-2) when images may be skipped.
+        steps_per_epoch = config.data.train.training_batches(len(parts["train"]))
         capacity = config.trainer.srcc_capacity or max(
             len(parts["train"]) * config.data.train.patches_per_image, len(parts["validation"])
         )
@@ -307,7 +308,7 @@ def finetune(
             part.trainable = False
             frozen.append(part.name)
     train_data = training_dataset(parts["train"], batches)
-    steps_per_epoch = int(train_data.cardinality())
+    steps_per_epoch = batches.training_batches(len(parts["train"]))
     capacity = len(parts["train"])
     compile_model(
         model,
