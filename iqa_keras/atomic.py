@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -46,9 +47,28 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
 
 
 def write_json_atomic(path: str | os.PathLike, values) -> None:
-    """Writes `values` as indented JSON, atomically."""
-    text = json.dumps(values, indent=2) + "\n"
+    """Writes `values` as indented JSON, atomically; NaN and infinities (a PLCC of too few
+    images, say), which JSON lacks, are written as null.
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "metrics.json")
+    >>> write_json_atomic(path, {"srcc": 0.5, "plcc": float("nan")})
+    >>> json.load(open(path))
+    {'srcc': 0.5, 'plcc': None}
+    """
+    text = json.dumps(_finite_or_none(values), indent=2, allow_nan=False) + "\n"
     write_atomic(path, lambda file: file.write(text.encode("utf-8")))
+
+
+def _finite_or_none(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(item) for item in value]
+    return value
 
 
 def save_model_atomic(model, path: str | os.PathLike) -> None:

@@ -112,6 +112,8 @@ def test_bad_values_are_rejected_naming_the_field(override, message):
         ({"losses[0].wieght": 2}, r"`losses\[0\].wieght` is not a known key"),
         ({"model.arguments.fusion_filter": 8}, "`model.arguments.fusion_filter` is not an argument of SiameseDifferenceIQA"),
         ({"losses[0].arguments.margin": 1}, r"`losses\[0\].arguments.margin` is not an argument of MeanAbsoluteError"),
+        (["losses.weight=0.5"], r"`losses` is a list: name an item, e.g. losses\[0\].weight"),
+        (["losses.arguments.margin=1"], r"`losses` is a list: name an item, e.g. losses\[0\].arguments"),
     ],
 )
 def test_unknown_keys_are_rejected_by_name(override, message):

@@ -724,12 +724,17 @@ def _set(values: dict, name: str, value) -> None:
                 raise ConfigError(_display(keys[:position + 1]), "names no item of the list in the config")
             container = container[key]
         else:
+            if not isinstance(container, dict):
+                raise ConfigError(_display(keys[:position]), "is a list: name an item, e.g. "
+                                  f"{_display(keys[:position])}[0].{key}")
             if not isinstance(container.get(key), (dict, list)):
                 container[key] = {}
             container = container[key]
     last = keys[-1]
     if isinstance(last, int) and (not isinstance(container, list) or last >= len(container)):
         raise ConfigError(_display(keys), "names no item of the list in the config")
+    if isinstance(last, str) and not isinstance(container, dict):
+        raise ConfigError(_display(keys[:-1]), f"is a list: name an item, e.g. {_display(keys[:-1])}[0].{last}")
     container[last] = value
 
 
