@@ -145,6 +145,16 @@ def test_loaded_signatures_equal_the_keras_model(fr_model, fr_export, batch, hei
         np.testing.assert_allclose(outputs["quality_map"], expected["quality_map"], atol=1e-5)
 
 
+def test_the_latest_complete_version_loads_by_its_folders_name(fr_export, tmp_path):
+    import shutil
+
+    shutil.copytree(fr_export, tmp_path / "007")  # version 7, written with leading zeros
+    (tmp_path / "9").mkdir()  # a version still being copied: no saved_model.pb yet
+    assert load_exported(tmp_path).path == str(tmp_path / "007")
+    with pytest.raises(FileNotFoundError, match="No exported model at"):
+        load_exported(tmp_path / "9")
+
+
 def test_serve_bytes_decodes_jpeg_and_bmp_like_read_image(fr_export, tmp_path):
     exported = load_exported(fr_export)
     photo = images(1, 40, 48, seed=3)[0]

@@ -154,7 +154,8 @@ def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tmp_path):
         train(changed)
 
     recorder = EpochRecorder()
-    result = train(config_from_dict(values), callbacks=[recorder])
+    same_folder = {**values, "output_dir": str(tmp_path / "run") + os.sep}  # named otherwise
+    result = train(config_from_dict(same_folder), callbacks=[recorder])
     assert recorder.epochs == [1]  # epoch 0 was done before the interruption
     assert len(result.history["loss"]) == 1
     with open(tmp_path / "run" / "log.csv") as file:
@@ -210,6 +211,15 @@ def test_finetune_reports_before_and_after_and_keeps_the_frozen_encoder(tmp_path
     head_before = np.asarray(original.get_layer("quality_head").kernel)
     head_after = np.asarray(tuned.get_layer("quality_head").kernel)
     assert not np.allclose(head_before, head_after)
+
+
+def test_finetune_refuses_images_without_references_for_a_full_reference_model_and_whole_image_batches(tmp_path):
+    data_csv = write_ratings_csv(tmp_path, references=5, seed=4, with_reference=False)
+    ModelConfig(arguments=TINY_MODEL).build().save(tmp_path / "fr.keras")
+    with pytest.raises(ValueError, match=r"takes reference, which these records do not give .*my_images"):
+        finetune(tmp_path / "fr.keras", data_csv, tmp_path / "out", crop_size=32)
+    with pytest.raises(ValueError, match=r"`crop_size=None` trains on whole images.*batch_size=8"):
+        finetune(tmp_path / "fr.keras", data_csv, tmp_path / "out", crop_size=None, batch_size=8)
 
 
 @pytest.mark.filterwarnings("ignore::iqa_keras.evaluation.LogisticFitWarning")  # an untrained model

@@ -21,7 +21,6 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from iqa_keras.export.saved_model import existing_versions
 from iqa_keras.export.signatures import BYTES_SIGNATURE, DEFAULT_SIGNATURE
 
 __all__ = ["ExportedModel", "SignatureIO", "load_exported", "signature_io"]
@@ -87,12 +86,19 @@ def load_exported(path: str | os.PathLike) -> ExportedModel:
     """
     path = os.fspath(path)
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-        versions = existing_versions(path) if os.path.isdir(path) else []
+        # The highest version that is complete (one being copied has no saved_model.pb yet),
+        # by its folder's own name ("007" is version 7).
+        versions = {
+            int(name): name
+            for name in (os.listdir(path) if os.path.isdir(path) else [])
+            if name.isascii() and name.isdigit() and os.path.isfile(os.path.join(path, name, "saved_model.pb"))
+        }
         if not versions:
             raise FileNotFoundError(
-                f"No exported model at {path}: expected saved_model.pb or version folders (1, 2, ...)."
+                f"No exported model at {path}: expected saved_model.pb or version folders (1, 2, ...) "
+                "holding one."
             )
-        path = os.path.join(path, str(versions[-1]))
+        path = os.path.join(path, versions[max(versions)])
     return ExportedModel(tf.saved_model.load(path), path)
 
 

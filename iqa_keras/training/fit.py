@@ -240,6 +240,13 @@ def predict_scores(
     taken = model.input if isinstance(model.input, dict) else None
     for inputs, batch_scores in evaluation_dataset(records, config):
         if taken is not None:
+            missing = sorted(set(taken) - set(inputs))
+            if missing:
+                raise ValueError(
+                    f"The model takes {', '.join(missing)}, which these records do not give (e.g. "
+                    f"{records[0].distorted} has no reference image): a full-reference model needs "
+                    "records with references."
+                )
             inputs = {name: inputs[name] for name in taken}
         batch_predictions = np.asarray(model.predict_on_batch(inputs), np.float64).reshape(-1)
         if config.tile_size is not None:
@@ -283,14 +290,19 @@ def finetune(
         validation_split: the share of contents held out, in (0, 1).
         seed: fixes the split, the crops and the initial state.
         batch_size: crops per batch.
-        crop_size: side of the training crops; None trains on whole images (all of
-            one size, or `batch_size=1`).
+        crop_size: side of the training crops; None trains on whole images, one per
+            batch (`batch_size=1`).
 
     Returns:
         A `FinetuneResult`; `table()` prints the comparison, `as_dict()` gives it.
     """
     if not (isinstance(validation_split, (int, float)) and 0 < validation_split < 1):
         raise ValueError(f"`validation_split` must be in (0, 1). Received: validation_split={validation_split!r}")
+    if crop_size is None and batch_size != 1:
+        raise ValueError(
+            f"`crop_size=None` trains on whole images, whose sizes may differ: pass batch_size=1. "
+            f"Received: batch_size={batch_size}"
+        )
     output_dir = os.fspath(output_dir)
     records = read_dataset("csv", data_csv)
     (parts,) = split_by_content(
@@ -388,7 +400,10 @@ def _write_resolved_config(config: TrainingConfig, output_dir: str, resuming: bo
     if resuming and os.path.isfile(path):
         previous = config_to_dict(load_config(path))
         current = config_to_dict(config)
-        changed = [name for name in current if current[name] != previous.get(name)]
+        # The folder itself may be named otherwise ("runs/a/" for "runs/a", or absolutely).
+        same_folder = os.path.realpath(str(previous.get("output_dir"))) == os.path.realpath(output_dir)
+        changed = [name for name in current if current[name] != previous.get(name)
+                   and not (name == "output_dir" and same_folder)]
         if changed:
             raise ConfigError(
                 changed[0],
