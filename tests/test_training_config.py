@@ -9,6 +9,7 @@ import yaml
 from iqa_keras.data import PipelineConfig
 from iqa_keras.training.config import (
     ConfigError,
+    DataConfig,
     LossTerm,
     ModelConfig,
     TrainingConfig,
@@ -133,3 +134,22 @@ def test_shipped_training_configs_load(name):
     assert isinstance(config, TrainingConfig) and config.data.root and config.output_dir
     assert not os.path.isabs(config.data.root)
     ModelConfig(**config_to_dict(config)["model"]).build()
+
+
+def test_an_official_split_of_records_without_one_is_named_as_the_config_field():
+    from iqa_keras.data import Record, Scale
+
+    records = [Record(f"I{index:02d}.png", 3.0, Scale(1.0, 5.0, True), content_id=f"I{index:02d}")
+               for index in range(4)]
+    with pytest.raises(ConfigError, match=r"`data.split` is 'official', but None of the 4 records has an official"):
+        DataConfig(dataset="kadid10k", root="x", split="official").split_records(records)
+
+
+@pytest.mark.parametrize("override, message", [
+    (["data.train.crop_size=null"], r"`data.train.patches_per_image` needs a crop_size .* Received: 4"),
+    (["data.train.crop_size=null", "data.train.patches_per_image=1"],
+     r"`data.train.crop_size` is null: training batches of whole images need one size"),
+])  # fmt: skip
+def test_whole_image_training_batches_are_checked_when_the_config_loads(override, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(VALUES, override)

@@ -193,6 +193,15 @@ class DataConfig:
                 f"Received: {self.ratios!r}",
             )
         object.__setattr__(self, "ratios", {part: float(ratios[part]) for part in PARTS})
+        train = self.train
+        if isinstance(train, PipelineConfig) and train.crop_size is None:
+            if train.patches_per_image > 1:
+                raise ConfigError("train.patches_per_image", "needs a crop_size (of the same section) to cut "
+                                  f"patches. Received: {train.patches_per_image} with crop_size null")
+            if train.resize_to is None and train.batch_size > 1:
+                raise ConfigError("train.crop_size", "is null: training batches of whole images need one "
+                                  "size (resize_to in the same section) or batch_size 1. Received: "
+                                  f"batch_size {train.batch_size}")
 
     def split_records(self, records: Sequence[Record]) -> dict[str, list[Record]]:
         """The `train`, `validation` and `test` parts of `records` as `split` says (with
@@ -200,7 +209,10 @@ class DataConfig:
         if self.split == "content":
             (parts,) = split_by_content(records, self.ratios, seed=self.split_seed)
             return parts
-        parts = official_split(records)
+        try:
+            parts = official_split(records)
+        except ValueError as error:  # the release has no official split, or not for every image
+            raise ConfigError("data.split", f"is 'official', but {error}") from None
         for needed in ("train", "validation"):
             if needed not in parts:
                 raise ConfigError(
