@@ -222,8 +222,8 @@ def finite(scores: np.ndarray, name: str) -> np.ndarray:
     return scores
 
 
-def model_measure(name_or_path: str, kind: str, records: list[Record]) -> Measure:
-    scorer = Scorer(iqa_keras.load(name_or_path))
+def model_measure(model, name_or_path: str, kind: str, records: list[Record]) -> Measure:
+    scorer = Scorer(model)
     if scorer.full_reference != (kind == "fr"):
         expected = "full-reference" if kind == "fr" else "no-reference"
         sys.exit(f"--{kind}-model {name_or_path} is not a {expected} model.")
@@ -240,12 +240,9 @@ def model_measure(name_or_path: str, kind: str, records: list[Record]) -> Measur
     return Measure(label, kind, np.array(scores, np.float64), references)
 
 
-def restoration(name_or_path: str, records: list[Record]) -> dict[str, np.ndarray] | None:
+def restoration(model: HallucinatedIQA, records: list[Record]) -> dict[str, np.ndarray]:
     """Per distortion type, rows (|distorted - reference|, |hallucination - reference|)
-    of mean absolute differences on the 0-1 scale; None for a model without generator."""
-    model = iqa_keras.load(name_or_path)
-    if not isinstance(model, HallucinatedIQA):
-        return None
+    of mean absolute differences on the 0-1 scale."""
     rows = collections.defaultdict(list)
     for record in tqdm([r for r in records if not is_composition(r)], desc="hallucinations", file=sys.stderr):
         distorted, reference = read_image(record.distorted), read_image(record.reference)
@@ -374,15 +371,17 @@ def report(root: str, args: argparse.Namespace) -> None:
     labels = np.array([record.raw_score for record in records], np.float64)
     measures = [Measure("human label", "label", labels)]
     measures += [classic_measure(name, records) for name in CLASSIC_METRICS]
-    for kind, model in (("fr", args.fr_model), ("nr", args.nr_model)):
-        if model:
-            measures.append(model_measure(model, kind, records))
+    models = {}
+    for kind, name in (("fr", args.fr_model), ("nr", args.nr_model)):
+        if name:
+            models[kind] = iqa_keras.load(name)
+            measures.append(model_measure(models[kind], name, kind, records))
         else:
             print(f"note: no --{kind}-model given: the {kind.upper()} model is skipped")
     summary = print_overall(measures, records, labels)
     print_per_type(measures, records, labels)
-    if args.nr_model and (rows := restoration(args.nr_model, records)) is not None:
-        print_restoration(os.path.basename(args.nr_model), rows)
+    if isinstance(models.get("nr"), HallucinatedIQA):
+        print_restoration(os.path.basename(args.nr_model), restoration(models["nr"], records))
     print_targets(summary)
 
 

@@ -533,10 +533,7 @@ def _run_maps(arguments) -> int:
     failed = False
     for reference, path in _progress(pairs, len(pairs), arguments):
         try:
-            image = io.read_image(path)
-            reference_image = None if reference is None else io.read_image(reference)
-            if reference_image is not None:
-                io.check_same_size(reference_image, image, reference, path)
+            reference_image, image = io.read_pair(reference, path)
             prediction = scorer(image, reference_image, maps=True)
             folder = arguments.out or os.path.dirname(path)
             target = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + inputs.OVERLAY_SUFFIX)

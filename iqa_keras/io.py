@@ -77,9 +77,10 @@ def read_image(path: str | os.PathLike, mode: str = "rgb") -> np.ndarray:
 
 
 def read_pair(
-    reference: str | os.PathLike, distorted: str | os.PathLike, mode: str = "rgb"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Reads a reference and a distorted image and checks that their sizes agree.
+    reference: str | os.PathLike | None, distorted: str | os.PathLike, mode: str = "rgb"
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Reads a reference and a distorted image and checks that their sizes agree; with no
+    reference (a no-reference measure), `(None, distorted image)`.
 
     Example:
     >>> import numpy as np, tempfile, os
@@ -91,6 +92,8 @@ def read_pair(
     >>> ref.shape == dist.shape
     True
     """
+    if reference is None:
+        return None, read_image(distorted, mode)
     reference_image = read_image(reference, mode)
     distorted_image = read_image(distorted, mode)
     check_same_size(reference_image, distorted_image, reference, distorted)

@@ -130,11 +130,7 @@ def score_files(pairs: Iterable[tuple[str | None, str]], function: Measure, name
     """
     for reference, distorted in pairs:
         try:
-            distorted_image = io.read_image(distorted)
-            reference_image = None
-            if reference is not None:
-                reference_image = io.read_image(reference)
-                io.check_same_size(reference_image, distorted_image, reference, distorted)
+            reference_image, distorted_image = io.read_pair(reference, distorted)
             value = function(distorted_image, reference_image)
         except Exception as error:  # noqa: BLE001 - whatever fails, the other files go on
             yield PairScore(distorted, reference, name, error=failure_message(error, distorted))

@@ -113,7 +113,6 @@ class Scorer:
         quality = np.zeros((math.ceil(height / stride), math.ceil(width / stride)))
         attention = np.zeros_like(quality)
         weighted = weights = 0.0
-        filled = [0, 0]  # the cells the tiles filled: all, or all but a last partial one
         for top in range(0, height, self.tile_size):
             for left in range(0, width, self.tile_size):
                 bottom, right = min(top + self.tile_size, height), min(left + self.tile_size, width)
@@ -136,10 +135,12 @@ class Scorer:
                     slice(left // stride, left // stride + columns.stop - columns.start),
                 )
                 quality[target], attention[target] = tile_quality[rows, columns], tile_attention[rows, columns]
-                filled = [max(filled[0], target[0].stop), max(filled[1], target[1].stop)]
                 weighted += float(np.sum(tile_quality[rows, columns] * tile_attention[rows, columns]))
                 weights += float(np.sum(tile_attention[rows, columns]))
-        return weighted, weights, quality[: filled[0], : filled[1]], attention[: filled[0], : filled[1]]
+        # The last tile (bottom right) ends where the maps do: at their last cell, or the
+        # one before when the model's maps have no partial cell.
+        filled = (slice(target[0].stop), slice(target[1].stop))
+        return weighted, weights, quality[filled], attention[filled]
 
     def _feature_stride(self) -> int:
         """Pixels per cell of the model's maps, measured once on a 128x128 probe."""

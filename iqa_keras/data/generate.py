@@ -354,23 +354,20 @@ def _remove_temporary_files(*folders: str) -> None:
 
 
 def _check_previous_run(out_dir: str, references: dict[str, str], settings: dict) -> dict:
-    """Refuses to resume a dataset made from other pristine files or other settings;
-    returns the settings to record (a run without compositions keeps the earlier
-    compositions' `composed_from`, whose files stay)."""
+    """Refuses to resume a dataset made from other pristine files or other settings (those
+    both runs record); returns the settings to record, the earlier ones included (a run
+    without compositions keeps the `composed_from` of the composition files there)."""
     path = os.path.join(out_dir, "generation.json")
     if os.path.exists(path):
         with open(path, encoding="utf-8") as file:
-            previous = json.load(file)
-        if "composed_from" in previous:
-            settings = {"composed_from": previous["composed_from"], **settings}
+            recorded = json.load(file)
         for name, value in settings.items():
-            if name == "composed_from" and name not in previous:
-                continue  # no compositions before: nothing to mix with
-            if previous.get(name) != value:
+            if name in recorded and recorded[name] != value:
                 raise DatasetError(
-                    f"{out_dir} was generated with {name}={previous.get(name)}; resuming it with "
+                    f"{out_dir} was generated with {name}={recorded[name]}; resuming it with "
                     f"{name}={value} would mix two datasets. Use the same {name} or a new folder."
                 )
+        settings = {**recorded, **settings}  # composed_from of earlier compositions stays
     table = os.path.join(out_dir, "references.csv")
     if os.path.exists(table):
         with open(table, encoding="utf-8", newline="") as file:

@@ -135,16 +135,7 @@ def training_dataset(
     [(2, ['distorted']), (1, ['distorted'])]
     """
     config = config or PipelineConfig()
-    if config.patches_per_image > 1 and config.crop_size is None:
-        raise ValueError(
-            "`patches_per_image` > 1 needs a `crop_size`. Received: "
-            f"patches_per_image={config.patches_per_image}, crop_size=None"
-        )
-    if config.crop_size is None and config.resize_to is None and config.batch_size > 1:
-        raise ValueError(
-            "Training batches of whole images need one size: set `crop_size` or `resize_to`, "
-            f"or use batch_size=1. Received: batch_size={config.batch_size}"
-        )
+    config.check_training()
     columns, with_reference = _record_columns(records, config.use_reference)
     order_seed, crop_seed, mix_seed = np.random.SeedSequence(config.seed).generate_state(3).tolist()
     groups = batch_groups(records, config.level_groups)

@@ -115,6 +115,30 @@ class PipelineConfig:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise TypeError(f"`seed` must be an integer. Received: seed={self.seed!r}")
 
+    def check_training(self) -> None:
+        """Raises a `ValueError`, naming the field, if these settings cannot make training
+        batches: patches without a `crop_size`, or uncropped images of several sizes in
+        one batch.
+
+        Example:
+        >>> PipelineConfig(crop_size=None, patches_per_image=2).check_training()
+        Traceback (most recent call last):
+        ...
+        ValueError: `patches_per_image` needs a crop_size to cut patches. Received: 2 ...
+        """
+        if self.crop_size is not None:
+            return
+        if self.patches_per_image > 1:
+            raise ValueError(
+                f"`patches_per_image` needs a crop_size to cut patches. Received: {self.patches_per_image} "
+                f"patches per image (patches_per_image={self.patches_per_image}, crop_size=None)"
+            )
+        if self.resize_to is None and self.batch_size > 1:
+            raise ValueError(
+                "`crop_size` is null: training batches of whole images need one size: set `crop_size` "
+                f"or `resize_to`, or use batch_size=1. Received: batch_size={self.batch_size}"
+            )
+
     def training_batches(self, num_records: int) -> int:
         """Batches in one training pass over `num_records` records (fewer if images are
         skipped): the steps of an epoch, which a learning-rate schedule needs.

@@ -193,15 +193,10 @@ class DataConfig:
                 f"Received: {self.ratios!r}",
             )
         object.__setattr__(self, "ratios", {part: float(ratios[part]) for part in PARTS})
-        train = self.train
-        if isinstance(train, PipelineConfig) and train.crop_size is None:
-            if train.patches_per_image > 1:
-                raise ConfigError("train.patches_per_image", "needs a crop_size (of the same section) to cut "
-                                  f"patches. Received: {train.patches_per_image} with crop_size null")
-            if train.resize_to is None and train.batch_size > 1:
-                raise ConfigError("train.crop_size", "is null: training batches of whole images need one "
-                                  "size (resize_to in the same section) or batch_size 1. Received: "
-                                  f"batch_size {train.batch_size}")
+        try:
+            self.train.check_training()
+        except ValueError as error:
+            raise _named(error, "train", [item.name for item in dataclasses.fields(PipelineConfig)]) from None
 
     def split_records(self, records: Sequence[Record]) -> dict[str, list[Record]]:
         """The `train`, `validation` and `test` parts of `records` as `split` says (with

@@ -238,15 +238,16 @@ def predict_scores(
     predictions, scores = [], []
     # A no-reference model evaluated on a full-reference database takes the distorted image only.
     taken = model.input if isinstance(model.input, dict) else None
-    for inputs, batch_scores in evaluation_dataset(records, config):
+    dataset = evaluation_dataset(records, config)
+    missing = sorted(set(taken or ()) - set(dataset.element_spec[0]))
+    if missing:
+        raise ValueError(
+            f"The model takes {', '.join(missing)}, which these records do not give (e.g. "
+            f"{records[0].distorted} has no reference image): a full-reference model needs "
+            "records with references."
+        )
+    for inputs, batch_scores in dataset:
         if taken is not None:
-            missing = sorted(set(taken) - set(inputs))
-            if missing:
-                raise ValueError(
-                    f"The model takes {', '.join(missing)}, which these records do not give (e.g. "
-                    f"{records[0].distorted} has no reference image): a full-reference model needs "
-                    "records with references."
-                )
             inputs = {name: inputs[name] for name in taken}
         batch_predictions = np.asarray(model.predict_on_batch(inputs), np.float64).reshape(-1)
         if config.tile_size is not None:
