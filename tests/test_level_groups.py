@@ -1,8 +1,6 @@
 """Level groups: the grouping, the epoch order, and batches of groups cropped
 alike in both feeders (`CropBatches` and the tf.data pipeline)."""
 
-import collections
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -76,18 +74,22 @@ def batches_of_pipeline(records, grouped, seed=0, patches=1):
 @pytest.mark.parametrize("make_batches", [batches_of_crop_batches, batches_of_pipeline])
 def test_grouped_batches_hold_all_levels_of_a_photo_cropped_alike(level_records, make_batches, patches):
     level_scores = sorted(np.float32(r.score) for r in level_records[:5])
-    whole_groups = 0
-    for inputs, scores in make_batches(level_records, grouped=True, patches=patches):
-        crops = inputs["distorted"]
-        # The five levels of one photo, cropped at one place (ungrouped crops never are:
-        # see the next test); five levels may also be the two ends of two straddling groups.
-        if sorted(scores.tolist()) == level_scores and all(np.array_equal(c, crops[0]) for c in crops):
-            whole_groups += 1
-            np.testing.assert_array_equal(inputs["reference"], crops)
-    assert whole_groups >= 1  # 12 records (x patches) in batches of 5: a group is whole somewhere
-    counts = collections.Counter(
-        float(s) for _, scores in make_batches(level_records, grouped=True, patches=patches) for s in scores)
-    assert sum(counts.values()) == len(level_records) * patches
+    batches = make_batches(level_records, grouped=True, patches=patches)
+    # The stream of crops, batch boundaries aside (a group may straddle two batches).
+    crops = np.concatenate([inputs["distorted"] for inputs, _ in batches])
+    references = np.concatenate([inputs["reference"] for inputs, _ in batches])
+    scores = np.concatenate([batch_scores for _, batch_scores in batches])
+    assert len(scores) == len(level_records) * patches
+    whole_groups = [
+        start for start in range(len(scores) - 4)
+        if sorted(scores[start : start + 5].tolist()) == level_scores
+        and all(np.array_equal(crop, crops[start]) for crop in crops[start : start + 5])
+    ]
+    # Each photo's five levels, cropped at one place (ungrouped crops never are: see the
+    # next test), once per patch.
+    assert len(whole_groups) == 2 * patches
+    for start in whole_groups:
+        np.testing.assert_array_equal(references[start : start + 5], crops[start : start + 5])
 
 
 @pytest.mark.parametrize("make_batches", [batches_of_crop_batches, batches_of_pipeline])

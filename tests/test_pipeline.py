@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from iqa_keras.data.pipeline import PipelineConfig, SkippedImages, evaluation_dataset, training_dataset
+from iqa_keras.data.pipeline import (
+    PassCounter, PipelineConfig, SkippedImages, evaluation_dataset, training_dataset,
+)
 from iqa_keras.data.records import Record, Scale
 from iqa_keras.io import read_image
 
@@ -118,6 +120,22 @@ def test_same_seed_same_batches_and_epochs_differ(pairs):
     assert not np.array_equal(epoch_one, epoch_two)
     other_seed = batches(training_dataset(pairs, PipelineConfig(batch_size=3, crop_size=16, patches_per_image=2, seed=6)))
     assert not np.array_equal(epoch_one, np.concatenate([inputs["distorted"] for inputs, _ in other_seed]))
+
+
+@pytest.mark.parametrize("level_groups", [False, True])
+def test_a_pass_counter_set_to_n_replays_the_nth_pass(pairs, level_groups):
+    # What a run resumed at epoch 2 must see: the third pass of an uninterrupted run.
+    config = PipelineConfig(batch_size=3, crop_size=16, patches_per_image=2, seed=5, level_groups=level_groups)
+    uninterrupted = training_dataset(pairs, config)
+    passes = [batches(uninterrupted) for _ in range(3)]
+    counter = PassCounter()
+    counter.start_at(2)
+    resumed = batches(training_dataset(pairs, config, passes=counter))
+    assert counter.next_pass == 3
+    for (inputs, score), (resumed_inputs, resumed_score) in zip(passes[2], resumed, strict=True):
+        np.testing.assert_array_equal(resumed_score, score)
+        np.testing.assert_array_equal(resumed_inputs["distorted"], inputs["distorted"])
+    assert not np.array_equal(resumed[0][0]["distorted"], passes[0][0][0]["distorted"])
 
 
 def test_patches_per_image_multiplies_the_count(pairs):

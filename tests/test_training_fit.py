@@ -163,6 +163,13 @@ def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tmp_path):
     assert not os.path.exists(tmp_path / "run" / "backup")
     assert result.metrics["epochs_logged"] == 2
 
+    # It ends where an uninterrupted run does: its epoch 1 trained on the pipeline's
+    # second pass, not on the first again.
+    uninterrupted = train(config_from_dict({**values, "output_dir": str(tmp_path / "uninterrupted")}))
+    assert result.history["loss"][-1] == pytest.approx(uninterrupted.history["loss"][-1], rel=1e-5)
+    for weight, other in zip(result.model.weights, uninterrupted.model.weights, strict=True):
+        np.testing.assert_allclose(weight.numpy(), other.numpy(), rtol=1e-4, atol=1e-6)
+
 
 def test_mixed_bfloat16_fit_on_cpu_keeps_float32_outputs():
     rng = np.random.default_rng(0)

@@ -29,13 +29,14 @@ __all__ = [
     "official_split",
     "PipelineConfig",
     "SkippedImages",
+    "PassCounter",
     "training_dataset",
     "evaluation_dataset",
 ]
 
 # The tf.data pipeline loads on first use, so readers, splits and the synthetic
 # distortions work without TensorFlow (on the JAX backend, for instance).
-_PIPELINE = ("SkippedImages", "evaluation_dataset", "training_dataset")
+_PIPELINE = ("SkippedImages", "PassCounter", "evaluation_dataset", "training_dataset")
 
 
 def __getattr__(name):

@@ -21,9 +21,11 @@ of different sizes) is read again with `read_image`, whose error names the file.
 `on_error="skip"` unreadable images are dropped instead, logged once each as a warning
 and listed in a `SkippedImages` the caller may pass in.
 
-Randomness is stateless and seeded per element, so `seed` alone fixes every crop, flip
-and order: the n-th pass over any dataset built from the same records and config
-yields the same batches, and successive passes (epochs) differ. The datasets run with
+Randomness is stateless: the order, crops and flips of a training pass are a function of
+`seed` and the pass's number alone, so the n-th pass over any dataset built from the same
+records and config yields the same batches, successive passes (epochs) differ, and a
+`PassCounter` set to n makes the next pass the n-th (a run resumed at epoch n sees
+what it would have seen uninterrupted). The datasets run with
 tf.data autotuning off and fixed parallelism: with autotuning on, `model.fit` on
 TensorFlow 2.21 sometimes returns seconds late (Keras opens the next epoch's iterator
 at the end of each epoch, the last included, and its autotune thread winds down slowly).
@@ -61,7 +63,7 @@ from iqa_keras.data.pipeline_config import PipelineConfig
 from iqa_keras.data.records import Record
 from iqa_keras.io import ImageReadError, check_same_size, read_image
 
-__all__ = ["PipelineConfig", "SkippedImages", "training_dataset", "evaluation_dataset"]
+__all__ = ["PipelineConfig", "SkippedImages", "PassCounter", "training_dataset", "evaluation_dataset"]
 
 _logger = logging.getLogger(__name__)
 
@@ -107,11 +109,41 @@ class SkippedImages:
         return f"SkippedImages({self.paths!r})"
 
 
+class PassCounter:
+    """The number of the next pass over a `training_dataset`.
+
+    Each iteration of the dataset takes the next number as it starts, and its order,
+    crops and flips follow from the config's seed and that number. Set it with
+    `start_at(n)` before iterating to pick up at pass n, e.g. epoch n of a resumed run.
+
+    Example:
+    >>> counter = PassCounter()
+    >>> counter.start_at(3)
+    >>> counter.next_pass
+    3
+    """
+
+    def __init__(self):
+        self._next = tf.Variable(0, dtype=tf.int64, trainable=False, name="next_pass")
+
+    @property
+    def next_pass(self) -> int:
+        return int(self._next.numpy())
+
+    def start_at(self, pass_number: int) -> None:
+        self._next.assign(pass_number)
+
+    def take(self) -> tf.Tensor:
+        """The next pass's number, counting it as taken (runs inside the pipeline)."""
+        return self._next.assign_add(1) - 1
+
+
 def training_dataset(
     records: Sequence[Record],
     config: PipelineConfig | None = None,
     preprocess: Callable[[tf.Tensor], tf.Tensor] | None = None,
     skipped: SkippedImages | None = None,
+    passes: PassCounter | None = None,
 ) -> tf.data.Dataset:
     """Shuffled, cropped, augmented batches for `model.fit`; one pass is one epoch.
 
@@ -121,6 +153,7 @@ def training_dataset(
         preprocess: the model's preprocessing, applied to each batch of images (NHWC,
             0-255), e.g. a `keras.layers.Rescaling`; it must run inside tf.data.
         skipped: filled with the files dropped when `config.on_error == "skip"`.
+        passes: numbers the passes; default a new `PassCounter` (the first pass is 0).
 
     Example:
     >>> import os, tempfile, numpy as np
@@ -146,12 +179,20 @@ def training_dataset(
         patcher = _Patcher(dataclasses.replace(config, patches_per_image=1))
     else:
         patcher = _Patcher(config)
-    elements = _shuffled_groups(columns, groups, order_seed, crop_seed)
-    dataset = _decode_in_parallel(
-        elements, patcher, config, skipped, deterministic=config.deterministic or config.level_groups
-    )
-    if config.patches_per_image > 1 and config.shuffle_buffer > 1 and not config.level_groups:
-        dataset = dataset.shuffle(config.shuffle_buffer, seed=mix_seed, reshuffle_each_iteration=True)
+    mixes = config.patches_per_image > 1 and config.shuffle_buffer > 1 and not config.level_groups
+
+    def one_pass(pass_number):
+        elements = _shuffled_groups(columns, groups, order_seed, crop_seed, pass_number)
+        dataset = _decode_in_parallel(
+            elements, patcher, config, skipped, deterministic=config.deterministic or config.level_groups
+        )
+        if mixes:
+            # One mixing for every pass (a shuffle's seed cannot be a tensor), of its own crops.
+            dataset = dataset.shuffle(config.shuffle_buffer, seed=mix_seed, reshuffle_each_iteration=False)
+        return dataset
+
+    passes = passes or PassCounter()
+    dataset = tf.data.Dataset.range(1).map(lambda _: passes.take()).flat_map(one_pass)
     dataset = dataset.batch(config.batch_size)
     num_batches = config.training_batches(len(records))
     return _finish(dataset, with_reference, preprocess, config, num_batches)
@@ -225,23 +266,29 @@ def _record_columns(records, use_reference):
     return {"paths": tf.constant(paths), "score": tf.constant(scores)}, with_reference
 
 
-def _shuffled_groups(columns, groups, order_seed, crop_seed):
-    """The records, group after group, the groups reshuffled every pass; all records
-    of a group share one fresh random number per pass, the seed of their crops and flips."""
+def _shuffled_groups(columns, groups, order_seed, crop_seed, pass_number):
+    """The records, group after group in this pass's order; all records of a group share
+    one seed of this pass, the seed of their crops and flips."""
     members = tf.RaggedTensor.from_row_lengths(
         np.concatenate(groups).astype(np.int64), [len(group) for group in groups]
     )
-    units = tf.data.Dataset.from_tensor_slices(members)
-    units = units.shuffle(len(groups), seed=order_seed, reshuffle_each_iteration=True)
-    seeds = tf.data.Dataset.random(seed=crop_seed, rerandomize_each_iteration=True)
+    order = _pass_seed(order_seed, pass_number)
+    crops = _pass_seed(crop_seed, pass_number)
 
-    def records_of(indices, seed):
+    def records_of(position):
+        indices = members[tf.random.experimental.index_shuffle(position, order, len(groups) - 1)]
+        seed = tf.random.experimental.stateless_fold_in(crops, position)
         return tf.data.Dataset.from_tensor_slices(indices).map(
             lambda index: {name: tf.gather(column, index) for name, column in columns.items()}
             | {"seed": seed}
         )
 
-    return tf.data.Dataset.zip(units, seeds).flat_map(records_of)
+    return tf.data.Dataset.range(len(groups)).flat_map(records_of)
+
+
+def _pass_seed(seed, pass_number):
+    """A stateless RNG seed (shape [2]) for one pass, from one of the config's seeds."""
+    return tf.random.experimental.stateless_fold_in(tf.constant([seed, 0], tf.int64), pass_number)
 
 
 def _decode_in_parallel(elements, prepare, config, skipped, deterministic):
@@ -388,9 +435,7 @@ class _Patcher:
             images = _require_at_least(
                 images, self.crop_size, element["paths"][-1], "crop_size", self.resize.resizes
             )
-        seeds = tf.random.experimental.stateless_split(
-            tf.stack([element["seed"], 0]), self.patches_per_image
-        )
+        seeds = tf.random.experimental.stateless_split(element["seed"], self.patches_per_image)
         patch_shape = [*(self.crop_size or (None, None)), 3 * len(images)]
         patches = tf.map_fn(
             lambda seed: self._patch(images, seed),

@@ -8,8 +8,9 @@
 
 The best checkpoint is written beside its place, then renamed over it, so a run killed
 while saving leaves the previous best whole. On resume, the best validation SRCC logged
-so far is the bar a new checkpoint must pass, and early stopping counts its patience
-from the resumed epoch on. Progress is `model.fit`'s own bar.
+so far is the bar a new checkpoint must pass, early stopping counts its patience from
+the resumed epoch on, and the training data of epoch n is pass n of the pipeline, as
+it would have been uninterrupted. Progress is `model.fit`'s own bar.
 
 Example:
 >>> import tempfile
@@ -33,6 +34,7 @@ __all__ = [
     "LOG",
     "BACKUP",
     "PublishCheckpoint",
+    "StartPassesAtEpoch",
     "training_callbacks",
     "logged_epochs",
     "is_resuming",
@@ -62,6 +64,27 @@ class PublishCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if os.path.exists(self.written):
             os.replace(self.written, self.target)
+
+
+class StartPassesAtEpoch(keras.callbacks.Callback):
+    """Numbers the training data's passes from the epoch `model.fit` starts at.
+
+    It runs after `BackupAndRestore`, which sets that epoch when resuming, so that epoch n
+    trains on pass n of the pipeline whether or not the run was interrupted before it.
+
+    Example:
+    >>> from iqa_keras.data import PassCounter
+    >>> StartPassesAtEpoch(PassCounter()).passes.next_pass
+    0
+    """
+
+    def __init__(self, passes):
+        super().__init__()
+        self.passes = passes
+
+    def on_train_begin(self, logs=None):
+        # Keras' own record of the epoch to start at, set by BackupAndRestore on resume.
+        self.passes.start_at(self.model._initial_epoch or 0)
 
 
 def is_resuming(output_dir: str, backup_dir: str | None = None) -> bool:
@@ -95,6 +118,7 @@ def training_callbacks(
     early_stopping_patience: int | None = None,
     backup_dir: str | None = None,
     writes_files: bool = True,
+    passes=None,
 ) -> list[keras.callbacks.Callback]:
     """The run's callbacks, in the order they must run at the end of each epoch.
 
@@ -105,7 +129,9 @@ def training_callbacks(
         backup_dir: where this process backs its state up; default `output_dir/backup`.
             The non-chief workers of a cluster each need their own.
         writes_files: False for the non-chief workers of a cluster: then only the
-            backup and early stopping remain.
+            backup, the passes and early stopping remain.
+        passes: the `PassCounter` of the training dataset, numbered from the epoch the
+            run starts at.
     """
     backup_dir = backup_dir or os.path.join(output_dir, BACKUP)
     resuming = is_resuming(output_dir, backup_dir)
@@ -113,6 +139,8 @@ def training_callbacks(
     best_so_far = max(previous) if resuming and previous else None
     # The backup comes first: an epoch is logged only once it can be resumed from.
     callbacks = [keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True)]
+    if passes is not None:
+        callbacks.append(StartPassesAtEpoch(passes))
     if writes_files:
         written = os.path.join(output_dir, _UNPUBLISHED_PREFIX + BEST_MODEL)
         callbacks += [

@@ -37,6 +37,7 @@ from PIL import Image
 
 from iqa_keras.data import (
     DatasetError,
+    PassCounter,
     PipelineConfig,
     Record,
     evaluation_dataset,
@@ -185,7 +186,8 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         _check_references(parts["train"], config)
     with precision_policy(config.trainer.precision):
         keras.utils.set_random_seed(config.trainer.seed)
-        train_data = training_dataset(parts["train"], config.data.train)
+        passes = PassCounter()
+        train_data = training_dataset(parts["train"], config.data.train, passes=passes)
         validation_data = evaluation_dataset(parts["validation"], config.data.evaluation)
         # Not the dataset's cardinality: unknown (-2) when images may be skipped.
         steps_per_epoch = config.data.train.training_batches(len(parts["train"]))
@@ -207,7 +209,7 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
                 gan=config.gan,
             )
         run_callbacks = run_files.training_callbacks(
-            output_dir, config.trainer.early_stopping_patience, backup_dir, writes_files=chief
+            output_dir, config.trainer.early_stopping_patience, backup_dir, writes_files=chief, passes=passes
         )
         history = model.fit(
             train_data,
