@@ -10,13 +10,14 @@ The best checkpoint is written beside its place, then renamed over it, so a run 
 while saving leaves the previous best whole. On resume, the best validation SRCC logged
 so far is the bar a new checkpoint must pass, early stopping counts its patience from
 the resumed epoch on, and the training data of epoch n is pass n of the pipeline, as
-it would have been uninterrupted. Progress is `model.fit`'s own bar.
+it would have been uninterrupted. An epoch whose validation SRCC is NaN (it scored every
+image alike) is never the best. Progress is `model.fit`'s own bar.
 
 Example:
 >>> import tempfile
 >>> callbacks = training_callbacks(tempfile.mkdtemp(), early_stopping_patience=5)
 >>> [type(callback).__name__ for callback in callbacks if type(callback).__name__ != "TensorBoard"]
-['BackupAndRestore', 'ModelCheckpoint', 'PublishCheckpoint', 'CSVLogger', 'EarlyStopping']
+['BackupAndRestore', 'ModelCheckpoint', 'PublishCheckpoint', 'CSVLogger', 'FiniteEarlyStopping']
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "BACKUP",
     "PublishCheckpoint",
     "StartPassesAtEpoch",
+    "FiniteEarlyStopping",
     "training_callbacks",
     "logged_epochs",
     "is_resuming",
@@ -85,6 +87,25 @@ class StartPassesAtEpoch(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         # Keras' own record of the epoch to start at, set by BackupAndRestore on resume.
         self.passes.start_at(self.model._initial_epoch or 0)
+
+
+class FiniteEarlyStopping(keras.callbacks.EarlyStopping):
+    """`EarlyStopping` (mode "max" or "min") that takes an epoch whose monitored value is
+    NaN as no improvement.
+
+    Keras' own takes a first NaN (e.g. the SRCC of an epoch that scored every image
+    alike) as its best, and then no later value beats it.
+
+    Example:
+    >>> FiniteEarlyStopping(monitor="val_srcc", mode="max", patience=2).patience
+    2
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and not math.isfinite(value):
+            logs = {**logs, self.monitor: math.inf if self.mode == "min" else -math.inf}
+        super().on_epoch_end(epoch, logs)
 
 
 def is_resuming(output_dir: str, backup_dir: str | None = None) -> bool:
@@ -149,7 +170,8 @@ def training_callbacks(
                 monitor=MONITOR,
                 mode="max",
                 save_best_only=True,
-                initial_value_threshold=best_so_far,
+                # Not None: Keras would then take a first NaN as the best and never save again.
+                initial_value_threshold=-math.inf if best_so_far is None else best_so_far,
             ),
             PublishCheckpoint(written, os.path.join(output_dir, BEST_MODEL)),
             keras.callbacks.CSVLogger(os.path.join(output_dir, LOG), append=resuming),
@@ -160,9 +182,7 @@ def training_callbacks(
             )
     if early_stopping_patience is not None:
         callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=MONITOR, mode="max", patience=early_stopping_patience, baseline=best_so_far
-            )
+            FiniteEarlyStopping(monitor=MONITOR, mode="max", patience=early_stopping_patience, baseline=best_so_far)
         )
     return callbacks
 

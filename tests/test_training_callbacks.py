@@ -1,0 +1,54 @@
+"""The run's callbacks driven epoch by epoch: best checkpoint and early stopping when a
+validation SRCC is NaN (an epoch that scored every image alike)."""
+
+import math
+import os
+
+import keras
+import pytest
+
+from iqa_keras.training.callbacks import BEST_MODEL, FiniteEarlyStopping, training_callbacks
+
+
+def run_epochs(callbacks, model, values):
+    """Ends one epoch per value of val_srcc; returns the epochs after which training stops."""
+    stops = []
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.on_train_begin()
+    for epoch, value in enumerate(values):
+        logs = {"loss": 1.0, "val_srcc": value}
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            stops.append(epoch)
+            model.stop_training = False
+    return stops
+
+
+@pytest.fixture
+def model():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(loss="mse")
+    model.stop_training = False
+    return model
+
+
+def test_a_first_nan_epoch_is_not_the_best_and_a_later_one_is(tmp_path, model):
+    def weights_of_epoch(epoch, logs):
+        model.layers[0].kernel.assign([[epoch], [epoch]])
+
+    callbacks = [keras.callbacks.LambdaCallback(on_epoch_end=weights_of_epoch)] + [
+        c for c in training_callbacks(str(tmp_path)) if not isinstance(c, keras.callbacks.TensorBoard)
+    ]
+    run_epochs(callbacks, model, [math.nan, 0.4, 0.3])
+    best = keras.saving.load_model(tmp_path / BEST_MODEL, compile=False)
+    assert best.layers[0].kernel.numpy().tolist() == [[1.0], [1.0]]
+
+
+@pytest.mark.parametrize("values, stops", [
+    ([math.nan, 0.1, 0.2, 0.3, 0.4], []),             # improving after a NaN: patience never runs out
+    ([0.5, math.nan, math.nan, 0.6], [2]),            # NaNs are no improvement
+])
+def test_early_stopping_takes_nan_as_no_improvement(model, values, stops):
+    assert run_epochs([FiniteEarlyStopping(monitor="val_srcc", mode="max", patience=2)], model, values) == stops
