@@ -23,8 +23,11 @@ from iqa_keras.training import (
     finetune,
     load_config,
     precision_policy,
+    predict_scores,
     train,
 )
+from iqa_keras.data import read_dataset
+from iqa_keras.evaluation import evaluate
 from iqa_keras.data.records import DatasetError
 from iqa_keras.training.config import ConfigError
 
@@ -169,6 +172,21 @@ def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tmp_path):
     assert result.history["loss"][-1] == pytest.approx(uninterrupted.history["loss"][-1], rel=1e-5)
     for weight, other in zip(result.model.weights, uninterrupted.model.weights, strict=True):
         np.testing.assert_allclose(weight.numpy(), other.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_tiled_validation_ranks_images_by_the_mean_of_their_tiles(kadid_root, tmp_path):
+    # 4 tiles per 32x32 image: ranked tile by tile, 4x the images would overflow the
+    # streaming SRCC sized for the images, and no epoch would reach a finite val_srcc.
+    values = tiny_values(kadid_root, tmp_path / "run", epochs=1)
+    values["data"]["evaluation"] = {"tile_size": 16, "tile_stride": 16, "num_parallel_calls": 2}
+    config = config_from_dict(values)
+    validation = config.data.split_records(read_dataset("kadid10k", str(kadid_root)))["validation"]
+    values["trainer"]["srcc_capacity"] = len(validation)
+    result = train(config_from_dict(values))
+    expected = evaluate(*predict_scores(result.model, validation, config.data.evaluation))
+    assert result.history["val_srcc"] == [pytest.approx(expected.srcc)]
+    assert result.history["val_plcc"] == [pytest.approx(expected.plcc)]
+    assert result.metrics["best_val_srcc"] == pytest.approx(expected.srcc)
 
 
 def test_mixed_bfloat16_fit_on_cpu_keeps_float32_outputs():

@@ -36,7 +36,7 @@ _LAZY = {
     "TrainResult": "fit",
     "compile_model": "fit",
     "finetune": "fit",
-    "predict_scores": "fit",
+    "predict_scores": "validation",
     "train": "fit",
     "train_from_file": "fit",
     "is_chief": "strategy",

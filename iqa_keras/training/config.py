@@ -159,7 +159,9 @@ class DataConfig:
         ratios: the share of contents in each of `train`, `validation` and `test`.
         split_seed: the seed of the split by content.
         train: the training batches (`iqa_keras.data.PipelineConfig`).
-        evaluation: the validation and test images (a `PipelineConfig`).
+        evaluation: the validation and test images (a `PipelineConfig`). With
+            `tile_size`, an image's score is the mean of its tiles', in the validation
+            figures of every epoch (then no `val_loss`) as in the test figures.
     """
 
     dataset: str = "kadid10k"

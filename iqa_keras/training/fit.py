@@ -60,6 +60,7 @@ from iqa_keras.training.config import (
 )
 from iqa_keras.training.precision import precision_policy
 from iqa_keras.training.strategy import is_chief, make_strategy
+from iqa_keras.training.validation import ImageValidation, predict_scores
 
 __all__ = [
     "TrainResult",
@@ -68,7 +69,6 @@ __all__ = [
     "train_from_file",
     "finetune",
     "compile_model",
-    "predict_scores",
 ]
 
 CONFIG_FILE = "config.yaml"
@@ -188,7 +188,10 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         keras.utils.set_random_seed(config.trainer.seed)
         passes = PassCounter()
         train_data = training_dataset(parts["train"], config.data.train, passes=passes)
-        validation_data = evaluation_dataset(parts["validation"], config.data.evaluation)
+        if config.data.evaluation.tile_size is None:
+            validation_data, image_validation = evaluation_dataset(parts["validation"], config.data.evaluation), []
+        else:  # an image's score is the mean of its tiles'
+            validation_data, image_validation = None, [ImageValidation(parts["validation"], config.data.evaluation)]
         # Not the dataset's cardinality: unknown (-2) when images may be skipped.
         steps_per_epoch = config.data.train.training_batches(len(parts["train"]))
         capacity = config.trainer.srcc_capacity or max(
@@ -215,7 +218,7 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
             train_data,
             validation_data=validation_data,
             epochs=config.trainer.epochs,
-            callbacks=run_callbacks + list(callbacks or []),
+            callbacks=image_validation + run_callbacks + list(callbacks or []),
             shuffle=False,  # the pipeline shuffles
         )
     best_model_path = os.path.join(output_dir, run_files.BEST_MODEL)
@@ -223,42 +226,6 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     if chief:
         write_json_atomic(os.path.join(output_dir, METRICS_FILE), metrics)
     return TrainResult(output_dir, best_model_path, metrics, dict(history.history), model)
-
-
-def predict_scores(
-    model: keras.Model, records: Sequence[Record], config: PipelineConfig | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The model's score and the human score (`Record.score`) of each readable image.
-
-    Images go through `evaluation_dataset(records, config)`; with `config.tile_size`
-    an image's score is the mean of its tiles'.
-
-    Returns:
-        `(predictions, scores)`, two float64 vectors in the order of `records`.
-    """
-    config = config or PipelineConfig(batch_size=1)
-    predictions, scores = [], []
-    # A no-reference model evaluated on a full-reference database takes the distorted image only.
-    taken = model.input if isinstance(model.input, dict) else None
-    dataset = evaluation_dataset(records, config)
-    missing = sorted(set(taken or ()) - set(dataset.element_spec[0]))
-    if missing:
-        raise ValueError(
-            f"The model takes {', '.join(missing)}, which these records do not give (e.g. "
-            f"{records[0].distorted} has no reference image): a full-reference model needs "
-            "records with references."
-        )
-    for inputs, batch_scores in dataset:
-        if taken is not None:
-            inputs = {name: inputs[name] for name in taken}
-        batch_predictions = np.asarray(model.predict_on_batch(inputs), np.float64).reshape(-1)
-        if config.tile_size is not None:
-            predictions.append([batch_predictions.mean()])
-            scores.append([float(batch_scores[0])])
-        else:
-            predictions.append(batch_predictions)
-            scores.append(np.asarray(batch_scores, np.float64))
-    return np.concatenate(predictions), np.concatenate(scores)
 
 
 def finetune(
