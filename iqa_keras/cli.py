@@ -260,7 +260,8 @@ def _build_parser() -> argparse.ArgumentParser:
         help="write quality maps as heat overlays next to the images",
         description=(
             "Score images with a learned model and write each one's quality map as a heat overlay "
-            "PNG (<image>.quality.png): red where quality is poor, blue where it is good."
+            "PNG (<image>.quality.png, or <image>.<ext>.quality.png where two images share a name): "
+            "red where quality is poor, blue where it is good."
         ),
         epilog=(
             "examples:\n"
@@ -525,18 +526,17 @@ def _run_maps(arguments) -> int:
             print("iqa-keras maps: error: this model is full-reference: give --reference", file=sys.stderr)
             return EXIT_USAGE
         pairs = _pairs(arguments.distorted, arguments.reference)
+        targets = inputs.overlay_paths([path for _, path in pairs], arguments.out)
     except (FileNotFoundError, inputs.InputError) as error:
         print(f"iqa-keras maps: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
     if arguments.out:
         os.makedirs(arguments.out, exist_ok=True)
     failed = False
-    for reference, path in _progress(pairs, len(pairs), arguments):
+    for (reference, path), target in _progress(zip(pairs, targets), len(pairs), arguments):
         try:
             reference_image, image = io.read_pair(reference, path)
             prediction = scorer(image, reference_image, maps=True)
-            folder = arguments.out or os.path.dirname(path)
-            target = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + inputs.OVERLAY_SUFFIX)
             visualize.save_overlay(target, image, prediction.quality_map, alpha=arguments.alpha)
         except Exception as error:  # noqa: BLE001 - whatever fails, the other files go on
             failed = True

@@ -3,7 +3,7 @@
 `expand_images` accepts files, directories (their image files, sorted) and glob
 patterns (for shells that do not expand them); `match_pairs` pairs each distorted
 image with its reference: one reference file for all, or a reference directory
-holding a file of the same name.
+holding a file of the same name; `overlay_paths` names the overlays of `iqa-keras maps`.
 
 Example:
 >>> import os, tempfile
@@ -16,11 +16,12 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import glob
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-__all__ = ["IMAGE_EXTENSIONS", "OVERLAY_SUFFIX", "InputError", "expand_images", "match_pairs"]
+__all__ = ["IMAGE_EXTENSIONS", "OVERLAY_SUFFIX", "InputError", "expand_images", "match_pairs", "overlay_paths"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm")
 OVERLAY_SUFFIX = ".quality.png"  # what `iqa-keras maps` writes beside (or for) each image
@@ -104,3 +105,41 @@ def match_pairs(reference: str | os.PathLike, distorted: list[str]) -> list[tupl
                 f"{name} (or {os.path.splitext(name)[0]} with another image extension)."
             )
     return pairs
+
+
+def overlay_paths(images: Sequence[str], folder: str | None = None) -> list[str]:
+    """Where `iqa-keras maps` writes each image's overlay: `<stem>.quality.png` beside
+    the image, or in `folder`; images whose stems meet there keep their extension
+    (`photo.jpg.quality.png` and `photo.png.quality.png`), so that no overlay overwrites
+    another.
+
+    Raises:
+        InputError: naming two images whose overlays would still meet (the same file
+            name in two folders, written to one `folder`).
+
+    Example:
+    >>> overlay_paths(["shots/a.jpg", "shots/a.png", "shots/b.png"])
+    ['shots/a.jpg.quality.png', 'shots/a.png.quality.png', 'shots/b.quality.png']
+    """
+
+    def target(image, name):
+        return os.path.join(folder if folder is not None else os.path.dirname(image), name + OVERLAY_SUFFIX)
+
+    def key(path):
+        return os.path.normcase(os.path.abspath(path))
+
+    by_stem = [target(image, os.path.splitext(os.path.basename(image))[0]) for image in images]
+    stems = collections.Counter(key(path) for path in by_stem)
+    paths = [
+        path if stems[key(path)] == 1 else target(image, os.path.basename(image))
+        for image, path in zip(images, by_stem)
+    ]
+    writers = {}
+    for image, path in zip(images, paths):
+        other = writers.setdefault(key(path), image)
+        if key(other) != key(image):
+            raise InputError(
+                f"{other} and {image} would both write their quality map to {path}: "
+                "rename one, or map their folders one at a time with --out"
+            )
+    return paths

@@ -303,6 +303,13 @@ def test_maps_score_list_and_models(tmp_path):
     assert code == 0, err
     overlay = tmp_path / "maps" / "distorted_jpeg.quality.png"
     assert Image.open(overlay).size[0] == 256 and str(overlay) in out
+    shots = tmp_path / "shots"  # two images named alike: neither overlay overwrites the other
+    shots.mkdir()
+    shutil.copy(JPEG, shots / "x.png")
+    shutil.copy(BLUR, shots / "x.jpg")
+    code, out, err = run("maps", "--model", str(model), "-r", REFERENCE, str(shots))
+    assert code == 0, err
+    assert sorted(os.listdir(shots)) == ["x.jpg", "x.jpg.quality.png", "x.png", "x.png.quality.png"]
     pairs = tmp_path / "pairs.csv"
     pairs.write_text(f"reference,distorted\n{REFERENCE},{JPEG}\n{REFERENCE},{BLUR}\n")
     code, out, err = run("score", "-m", "psnr", "--list", str(pairs), "-f", "json")

@@ -31,6 +31,21 @@ def test_folder_leaves_out_hidden_files_and_quality_map_overlays(folders):
     assert [os.path.basename(p) for p in inputs.expand_images([distorted])] == ["a.png", "b.jpg"]
 
 
+def test_overlays_are_named_by_stem_unless_two_images_share_one(tmp_path):
+    shots, other = str(tmp_path / "shots"), str(tmp_path / "other")
+    images = [os.path.join(shots, "a.jpg"), os.path.join(shots, "a.png"), os.path.join(shots, "b.png"),
+              os.path.join(other, "a.png")]
+    assert [os.path.relpath(path, tmp_path) for path in inputs.overlay_paths(images)] == [
+        os.path.join("shots", "a.jpg.quality.png"), os.path.join("shots", "a.png.quality.png"),
+        os.path.join("shots", "b.quality.png"), os.path.join("other", "a.quality.png"),
+    ]
+    maps = str(tmp_path / "maps")
+    assert inputs.overlay_paths(images[1:3], maps) == [os.path.join(maps, "a.quality.png"),
+                                                       os.path.join(maps, "b.quality.png")]
+    with pytest.raises(inputs.InputError, match=r"shots.a\.png and .*other.a\.png would both write .*a\.png\.quality\.png"):
+        inputs.overlay_paths(images, maps)
+
+
 def test_glob_pattern_expands(folders):
     _, distorted = folders
     assert [os.path.basename(p) for p in inputs.expand_images([str(distorted / "*.jpg")])] == ["b.jpg"]
