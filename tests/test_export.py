@@ -187,11 +187,20 @@ def test_one_request_of_different_sizes_fails_in_the_graph(fr_export):
         ("photo.jpg", images(1, 16, 24)[0], {"quality": 80}),
         ("photo.bmp", images(1, 9, 11)[0], {}),
         ("gray.bmp", images(1, 9, 11)[0, ..., 0], {}),
+        ("rgba.bmp", np.dstack([images(1, 9, 11)[0], np.full((9, 11), 200, np.uint8)]), {}),
+        ("palette.bmp", images(1, 9, 11)[0], {"palette": 7}),  # TensorFlow reads its indices as grey
+        ("photo.gif", images(1, 9, 11)[0], {}),
+        ("lossless.webp", images(1, 9, 11)[0], {"lossless": True}),
+        ("lossy.webp", images(1, 16, 24)[0], {"quality": 80}),
     ],
 )
 def test_graph_decoder_equals_read_image(tmp_path, name, array, options):
     path = tmp_path / name
-    Image.fromarray(array).save(path, **options)
+    options = dict(options)
+    image = Image.fromarray(array)
+    if "palette" in options:
+        image = image.quantize(colors=options.pop("palette"))
+    image.save(path, **options)
     decoded = tf.function(decode_image_bytes)(tf.constant(path.read_bytes()))
     expected = read_image(path)
     assert decoded.dtype == tf.float32
@@ -395,13 +404,25 @@ def test_onnx_export_equals_the_keras_model(fr_model, tmp_path):
         np.testing.assert_allclose(outputs["quality_map"], expected["quality_map"], atol=1e-4)
 
 
-@pytest.mark.parametrize("format", ["PNG", "BMP", "GIF", "JPEG"])
-def test_graph_decoder_refuses_decompression_bombs_before_decoding(format, monkeypatch):
+@pytest.mark.parametrize("contents", [b"", b"hello", encode(images(1, 9, 11)[0], format="TIFF"),
+                                      encode(images(1, 9, 11)[0, ..., 0] > 128, format="BMP")],  # 1 bit per pixel
+                         ids=["empty", "text", "tiff", "bmp-1-bit"])
+def test_graph_decoder_names_the_input_and_the_formats_it_reads(contents):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"distorted_bytes: not an image this decoder reads \(PNG, JPEG, BMP of 8, 24 or 32"):
+        tf.function(decode_image_batch)(tf.constant([contents]), "distorted_bytes")
+
+
+@pytest.mark.parametrize("format, options", [
+    ("PNG", {}), ("BMP", {}), ("GIF", {}), ("JPEG", {}),
+    ("WEBP", {}), ("WEBP", {"lossless": True}), ("WEBP", {"exif": Image.Exif().tobytes()}),  # VP8, VP8L, VP8X
+])
+def test_graph_decoder_refuses_decompression_bombs_before_decoding(format, options, monkeypatch):
     import PIL.Image
 
     from iqa_keras.data import decode
 
-    contents = encode(images(1, 20, 30)[0], format=format)
+    contents = encode(images(1, 20, 30)[0], format=format, **options)
     decoded = tf.function(decode.decode_image_bytes)(tf.constant(contents))
     assert tuple(decoded.shape) == (20, 30, 3)  # the size each header declares is read right
     monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 599)  # 600 pixels is "too large" now

@@ -75,7 +75,7 @@ def serving_functions(model) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
         return _named_outputs(model(inputs, training=False), model)
 
     def serve_bytes(*contents):
-        return serve_images(*(decode_image_batch(batch) for batch in contents))
+        return serve_images(*(decode_image_batch(batch, f"{name}_bytes") for name, batch in zip(names, contents)))
 
     image_specs = [tf.TensorSpec([None, None, None, 3], tf.float32, name=name) for name in names]
     bytes_specs = [tf.TensorSpec([None], tf.string, name=f"{name}_bytes") for name in names]
