@@ -138,6 +138,25 @@ def test_a_pass_counter_set_to_n_replays_the_nth_pass(pairs, level_groups):
     assert not np.array_equal(resumed[0][0]["distorted"], passes[0][0][0]["distorted"])
 
 
+def test_iterations_starting_at_once_take_distinct_pass_numbers():
+    import threading
+
+    counter = PassCounter()
+    dataset = tf.data.Dataset.range(1).map(lambda _: counter.take())
+    taken = []
+
+    def iterate():
+        for _ in range(200):
+            taken.extend(int(number) for number in dataset.as_numpy_iterator())
+
+    threads = [threading.Thread(target=iterate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken) == list(range(800)) and counter.next_pass == 800
+
+
 def test_patches_per_image_multiplies_the_count(pairs):
     for patches in (1, 3):
         config = PipelineConfig(batch_size=5, crop_size=16, patches_per_image=patches)

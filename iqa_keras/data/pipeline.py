@@ -22,10 +22,12 @@ pair of different sizes) is read again with `read_image`, whose error names the 
 and listed in a `SkippedImages` the caller may pass in.
 
 Randomness is stateless: the order, crops and flips of a training pass are a function of
-`seed` and the pass's number alone, so the n-th pass over any dataset built from the same
-records and config yields the same batches, successive passes (epochs) differ, and a
-`PassCounter` set to n makes the next pass the n-th (a run resumed at epoch n sees
-what it would have seen uninterrupted). The datasets run with
+`seed` and the pass's number (and, where `patches_per_image > 1` mixes the patches of
+ungrouped records, of TensorFlow's global seed, which `keras.utils.set_random_seed`
+sets), so the n-th pass over any dataset built from the same records and config yields
+the same batches, successive passes (epochs) differ, and a `PassCounter` set to n makes
+the next pass the n-th (a run resumed at epoch n sees what it would have seen
+uninterrupted). The datasets run with
 tf.data autotuning off and fixed parallelism: with autotuning on, `model.fit` on
 TensorFlow 2.21 sometimes returns seconds late (Keras opens the next epoch's iterator
 at the end of each epoch, the last included, and its autotune thread winds down slowly).
@@ -124,7 +126,9 @@ class PassCounter:
     """
 
     def __init__(self):
-        self._next = tf.Variable(0, dtype=tf.int64, trainable=False, name="next_pass")
+        with tf.device("/cpu:0"):  # beside tf.data, whatever device the model trains on
+            self._next = tf.Variable(0, dtype=tf.int64, trainable=False, name="next_pass")
+            self._taking = tf.CriticalSection(name="take_pass")
 
     @property
     def next_pass(self) -> int:
@@ -134,8 +138,9 @@ class PassCounter:
         self._next.assign(pass_number)
 
     def take(self) -> tf.Tensor:
-        """The next pass's number, counting it as taken (runs inside the pipeline)."""
-        return self._next.assign_add(1) - 1
+        """The next pass's number, counting it as taken (runs inside the pipeline); two
+        iterations starting at once get two numbers."""
+        return self._taking.execute(lambda: self._next.assign_add(1) - 1)
 
 
 def training_dataset(
@@ -153,7 +158,9 @@ def training_dataset(
         preprocess: the model's preprocessing, applied to each batch of images (NHWC,
             0-255), e.g. a `keras.layers.Rescaling`; it must run inside tf.data.
         skipped: filled with the files dropped when `config.on_error == "skip"`.
-        passes: numbers the passes; default a new `PassCounter` (the first pass is 0).
+        passes: numbers the passes, each iteration taking the next number; default a
+            new `PassCounter`, from 0. (`model.fit` under a distribution strategy reads a
+            batch before training, which takes a number: `StartPassesAtEpoch` sets it back.)
 
     Example:
     >>> import os, tempfile, numpy as np

@@ -63,7 +63,8 @@ def predict_scores(
 
 
 class ImageValidation(keras.callbacks.Callback):
-    """Sets each epoch's `val_srcc` and `val_plcc` from `predict_scores` on `records`.
+    """Sets each epoch's `val_srcc` and `val_plcc` (Pearson's, before any logistic fit, as
+    the compiled metric's) from `predict_scores` on `records`; NaN where they are undefined.
 
     Put it before the callbacks that read those logs (checkpoint, CSV log, early stopping).
     """
@@ -74,6 +75,11 @@ class ImageValidation(keras.callbacks.Callback):
         self.config = config
 
     def on_epoch_end(self, epoch, logs=None):
-        figures = evaluate(*predict_scores(self.model, self.records, self.config))
+        predictions, scores = predict_scores(self.model, self.records, self.config)
+        try:
+            figures = evaluate(predictions, scores)
+            srcc, plcc = figures.srcc, figures.plcc_raw  # raw, as the compiled PLCC metric
+        except ValueError:  # fewer than 2 readable images, or a non-finite score
+            srcc = plcc = float("nan")
         if logs is not None:
-            logs.update(val_srcc=figures.srcc, val_plcc=figures.plcc)
+            logs.update(val_srcc=srcc, val_plcc=plcc)
