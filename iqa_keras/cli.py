@@ -19,6 +19,8 @@ import os
 import sys
 import tempfile
 
+from iqa_keras.loading import ModelLoadError
+
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED_INPUT, EXIT_USAGE = 0, 1, 2
@@ -274,7 +276,7 @@ def _build_parser() -> argparse.ArgumentParser:
     maps.add_argument("--model", required=True, metavar="PATH", help="a learned model: .keras file or bundled name")
     maps.add_argument("--reference", "-r", metavar="REF", help="reference image or folder (full-reference models)")
     maps.add_argument("--out", metavar="DIR", help="folder for the overlays; default: next to each image")
-    maps.add_argument("--alpha", type=float, default=0.5, help="opacity of the heat map; default: 0.5")
+    maps.add_argument("--alpha", type=_opacity, default=0.5, help="opacity of the heat map, 0-1; default: 0.5")
     maps.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     maps.set_defaults(run=_run_maps)
 
@@ -342,10 +344,10 @@ def _run_score(arguments) -> int:
         arguments.model = scoring.default_model(any(reference is not None for reference, _ in pairs))
     try:
         function, needs_reference, name = scoring.measure(arguments.metric, arguments.model, arguments.color)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ModelLoadError) as error:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
-    except ValueError as error:  # an unknown metric name, or --color with a model
+    except (ValueError, TypeError) as error:  # an unknown metric, --color with a model, a plain Keras model
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     if needs_reference and any(reference is None for reference, _ in pairs):
@@ -480,10 +482,14 @@ def _run_export(arguments) -> int:
 
     try:
         model = load(arguments.model)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ModelLoadError) as error:
         print(f"iqa-keras export: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
     if arguments.maps:
+        if not hasattr(model, "with_outputs"):
+            print(f"iqa-keras export: error: --maps: {arguments.model} is a {type(model).__name__}, "
+                  "which has no quality map (only the toolkit's learned models have one)", file=sys.stderr)
+            return EXIT_USAGE
         model = model.with_outputs(("score", "quality_map"))
     try:
         if arguments.format == "onnx":
@@ -520,14 +526,23 @@ def _run_maps(arguments) -> int:
     from iqa_keras.loading import load
     from iqa_keras.tiling import Scorer
 
+    if arguments.out and os.path.exists(arguments.out) and not os.path.isdir(arguments.out):
+        print(f"iqa-keras maps: error: --out {arguments.out} is a file, not a folder", file=sys.stderr)
+        return EXIT_USAGE
     try:
         scorer = Scorer(load(arguments.model))
-        if scorer.full_reference and arguments.reference is None:
-            print("iqa-keras maps: error: this model is full-reference: give --reference", file=sys.stderr)
+        if scorer.full_reference != (arguments.reference is not None):
+            print("iqa-keras maps: error: " + (
+                "this model is full-reference: give --reference" if scorer.full_reference
+                else "this model is no-reference: it would ignore the references; drop --reference"
+            ), file=sys.stderr)
             return EXIT_USAGE
         pairs = _pairs(arguments.distorted, arguments.reference)
         targets = inputs.overlay_paths([path for _, path in pairs], arguments.out)
-    except (FileNotFoundError, inputs.InputError) as error:
+    except TypeError as error:  # a Keras model that is not one of the toolkit's: it has no quality map
+        print(f"iqa-keras maps: error: --model {arguments.model}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (FileNotFoundError, ModelLoadError, inputs.InputError) as error:
         print(f"iqa-keras maps: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
     if arguments.out:
@@ -629,6 +644,17 @@ def _data_error_message(error) -> str:
             if line.strip().startswith(prefix):
                 return line.strip()[len(prefix):]
     return error.message.splitlines()[0]
+
+
+def _opacity(text: str) -> float:
+    """argparse type: a float in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text!r}")
+    return value
 
 
 def _progress(iterable, total: int, arguments):

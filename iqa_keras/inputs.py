@@ -36,10 +36,11 @@ def expand_images(names: Iterable[str | os.PathLike]) -> list[str]:
     """Expands files, directories and glob patterns into a list of image files.
 
     Files are kept as given (even with unusual extensions: the reader decides),
-    directories contribute their image files in sorted order (not recursive; hidden
-    files, such as macOS's `._x.png`, and the `x.quality.png` overlays of `iqa-keras maps`
-    left out), and patterns their sorted matches, each at least one file. A missing plain
-    file is kept as given: reading it fails with its name, and the other files go on.
+    directories contribute their image files in sorted order (not recursive), and
+    patterns their sorted matches, each at least one file; both leave out hidden files,
+    such as macOS's `._x.png`, and the `x.quality.png` overlays of `iqa-keras maps`. A
+    missing plain file is kept as given: reading it fails with its name, and the other
+    files go on.
 
     Raises:
         InputError: naming the first folder or pattern that matches nothing.
@@ -52,8 +53,7 @@ def expand_images(names: Iterable[str | os.PathLike]) -> list[str]:
                 os.path.join(name, entry)
                 for entry in os.listdir(name)
                 if entry.lower().endswith(IMAGE_EXTENSIONS)
-                and not entry.startswith(".")
-                and not entry.endswith(OVERLAY_SUFFIX)
+                and _is_input(entry)
                 and os.path.isfile(os.path.join(name, entry))
             )
             if not found:
@@ -62,11 +62,18 @@ def expand_images(names: Iterable[str | os.PathLike]) -> list[str]:
         elif os.path.exists(name) or not any(char in name for char in _GLOB_CHARACTERS):
             paths.append(name)
         else:
-            found = sorted(path for path in glob.glob(name) if os.path.isfile(path))
+            found = sorted(
+                path for path in glob.glob(name) if _is_input(os.path.basename(path)) and os.path.isfile(path)
+            )
             if not found:
                 raise InputError(f"Pattern {name} matches no file.")
             paths.extend(found)
     return paths
+
+
+def _is_input(file_name: str) -> bool:
+    """Not a hidden file, nor an overlay that `iqa-keras maps` wrote."""
+    return not file_name.startswith(".") and not file_name.endswith(OVERLAY_SUFFIX)
 
 
 def match_pairs(reference: str | os.PathLike, distorted: list[str]) -> list[tuple[str, str]]:

@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["BUNDLED_MODELS_DIR", "bundled_models", "load", "model_path"]
+__all__ = ["BUNDLED_MODELS_DIR", "ModelLoadError", "bundled_models", "load", "model_path"]
 
 BUNDLED_MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
+
+
+class ModelLoadError(ValueError):
+    """A model file that Keras cannot load: corrupt, not a `.keras` file, or holding
+    classes that are not registered."""
 
 
 def bundled_models() -> list[str]:
@@ -47,9 +52,18 @@ def model_path(name_or_path: str | os.PathLike) -> str:
 
 
 def load(name_or_path: str | os.PathLike):
-    """Loads a learned model from a `.keras` file, or a bundled model by its name."""
+    """Loads a learned model from a `.keras` file, or a bundled model by its name.
+
+    Raises:
+        FileNotFoundError: see `model_path`.
+        ModelLoadError: the file is there, but Keras cannot load it; the message names it.
+    """
     import keras
 
     import iqa_keras.models  # noqa: F401  (registers the toolkit's classes for loading)
 
-    return keras.saving.load_model(model_path(name_or_path))
+    path = model_path(name_or_path)
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:  # Keras raises several kinds for a file it cannot read
+        raise ModelLoadError(f"Cannot load {path} as a Keras model: {type(error).__name__}: {error}") from error

@@ -72,6 +72,35 @@ def test_a_reference_for_a_no_reference_model_is_refused():
     assert "nr-default is no-reference: it would ignore the references" in err
 
 
+def test_a_model_a_command_cannot_use_is_refused_by_name(tmp_path, capsys):
+    import keras
+
+    from iqa_keras.cli import main
+
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"not a zip file")
+    plain = tmp_path / "plain.keras"  # a Keras model, but none of the toolkit's: no quality map
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]).save(plain)
+    out = str(tmp_path / "exported")
+    cases = [
+        (["score", "--model", str(corrupt), JPEG], 1, f"Cannot load {corrupt} as a Keras model"),
+        (["maps", "--model", str(corrupt), JPEG], 1, f"Cannot load {corrupt} as a Keras model"),
+        (["export", str(corrupt), out], 1, f"Cannot load {corrupt} as a Keras model"),
+        (["score", "--model", str(plain), JPEG], 2, "must be a learned model of iqa_keras"),
+        (["maps", "--model", str(plain), JPEG], 2, "must be a learned model of iqa_keras"),
+        (["export", str(plain), out, "--maps"], 2, "which has no quality map"),
+        (["maps", "--model", "nr-default", "--reference", REFERENCE, JPEG], 2, "no-reference: it would ignore"),
+        (["maps", "--model", "nr-default", "--out", BLUR, JPEG], 2, f"--out {BLUR} is a file, not a folder"),
+    ]
+    for argv, code, message in cases:
+        assert main(argv) == code, argv
+        assert message in capsys.readouterr().err, argv
+    assert not os.path.exists(out)
+    with pytest.raises(SystemExit) as exit_:
+        main(["maps", "--model", "nr-default", "--alpha", "2", JPEG])
+    assert exit_.value.code == 2 and "--alpha: must be a number from 0 to 1, not '2'" in capsys.readouterr().err
+
+
 def test_folders_are_paired_by_name_and_csv_is_parseable(tmp_path):
     references, distorted = tmp_path / "refs", tmp_path / "dists"
     references.mkdir()

@@ -46,9 +46,11 @@ def test_overlays_are_named_by_stem_unless_two_images_share_one(tmp_path):
         inputs.overlay_paths(images, maps)
 
 
-def test_glob_pattern_expands(folders):
+def test_glob_pattern_expands_leaving_out_quality_map_overlays(folders):
     _, distorted = folders
     assert [os.path.basename(p) for p in inputs.expand_images([str(distorted / "*.jpg")])] == ["b.jpg"]
+    (distorted / "a.quality.png").touch()  # written by `iqa-keras maps`
+    assert [os.path.basename(p) for p in inputs.expand_images([str(distorted / "*.png")])] == ["a.png"]
 
 
 def test_plain_file_is_kept_even_if_missing(tmp_path):
