@@ -324,6 +324,7 @@ _IMAGE = np.zeros((1, 2, 2, 3)).tolist()
 _BAD_REQUESTS = [
     (b"{not json", "not valid JSON"),
     (b"\xff\xfe", "not valid JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, "nests its JSON arrays or objects too deeply"),
     (b"[1, 2]", "must be a JSON object; received a list"),
     ({"instances": [], "inputs": {}}, "exactly one of 'instances' (row format) or 'inputs' (columnar format); "
                                       "received both"),
@@ -382,12 +383,19 @@ def test_unknown_models_versions_and_paths_are_404(server, method, path, message
     assert message in answer["error"]
 
 
-def test_request_size_is_bounded_without_reading_the_body(model_dir):
+def test_request_size_is_bounded_before_the_body_is_read_into_memory(model_dir):
     with ModelServer(model_dir, port=0, max_request_bytes=1000).start() as small:
         reference, distorted = _pair(height=20, width=20)
         with pytest.raises(ServingError, match="exceeds this server's limit of 1000 bytes") as too_large:
             Client(small.url, "siamese").score(distorted, reference)
         assert too_large.value.status == 413
+        # A body far larger than the socket buffers: the client gets to read the answer
+        # (the server drops what it still sends) instead of a broken connection.
+        large = np.random.default_rng(0).integers(0, 256, (1, 300, 300, 3)).astype(np.float32)
+        for _ in range(3):
+            with pytest.raises(ServingError, match="exceeds this server's limit") as too_large:
+                Client(small.url, "siamese").score(large, large)
+            assert too_large.value.status == 413
         # Announcing a gigabyte and sending none of it gets the same answer at once.
         head = b"POST /v1/models/siamese:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n"
         assert _raw_exchange(small.port, head).startswith(b"HTTP/1.0 413")
@@ -525,6 +533,12 @@ def test_grpc_predict_round_trip(server):
         with pytest.raises(ServingError, match="INVALID_ARGUMENT.*must have shape") as bad_shape:
             client.score(distorted[..., :2], reference[..., :2])
         assert bad_shape.value.status == 400
+        with socket.socket() as taken:  # bound by another program, without SO_REUSEPORT
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            with pytest.raises(OSError, match=f"Cannot listen for gRPC on 127.0.0.1:{port}"):
+                GrpcModelServer(server.model, port=port)
     finally:
         grpc_server.shutdown()
 

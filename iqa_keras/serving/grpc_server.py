@@ -56,9 +56,12 @@ class GrpcModelServer:
                    ("grpc.max_send_message_length", max_message_bytes)]
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(_servicer(model), self._server)
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        try:  # grpcio returns 0 for a port it cannot bind, or (newer ones) raises RuntimeError
+            self.port = self._server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError as error:
+            raise OSError(f"Cannot listen for gRPC on {host}:{port} (in use?): {error}") from None
         if self.port == 0:
-            raise OSError(f"Cannot listen for gRPC on {host}:{port}")
+            raise OSError(f"Cannot listen for gRPC on {host}:{port} (in use?)")
         self.url = f"grpc://{host}:{self.port}"
 
     def start(self) -> GrpcModelServer:

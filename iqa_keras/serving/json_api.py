@@ -59,6 +59,8 @@ def parse_predict_request(body: bytes) -> PredictRequest:
         request = json.loads(body)
     except ValueError as error:
         raise ServingError(f"The request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ServingError("The request body nests its JSON arrays or objects too deeply to parse") from None
     if not isinstance(request, dict):
         raise ServingError(f"The request body must be a JSON object; received {_json_type(request)}")
     unexpected = sorted(set(request) - set(_KEYS))

@@ -9,7 +9,8 @@ Endpoints (as TF Serving's, plus a health check):
 
 Errors are `{"error": "..."}` with status 400 (bad request), 404 (unknown model, version
 or path), 411 (no Content-Length), 413 (body over `max_request_bytes`, refused before it
-is read) or 500. Requests run in a pool of `workers` threads (the model is thread-safe)
+is read; what the client still sends is then dropped for a few seconds, so that it reads
+the answer) or 500. Requests run in a pool of `workers` threads (the model is thread-safe)
 and each is logged on the `iqa_keras.serving` logger: method, path, status and milliseconds.
 
 Example:
@@ -32,6 +33,7 @@ import json
 import logging
 import re
 import signal
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -59,7 +61,7 @@ class ModelServer:
         model_dir: `<model_dir>/<version>/saved_model.pb`; every version is served.
         port, host: where to listen.
         model_name: the name in request URLs; default: the folder's name.
-        max_request_bytes: larger request bodies are refused with 413, unread.
+        max_request_bytes: larger request bodies are refused with 413, never held in memory.
         workers: connections handled at once; more wait their turn in a queue.
     """
 
@@ -200,6 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60  # seconds a silent client may hold a connection
     disable_nagle_algorithm = True  # headers and body go out in two writes
     server_version = "iqa-keras"
+    unread_body = 0  # bytes of a refused request body still on their way
 
     def do_GET(self):
         self._respond(self._get)
@@ -235,6 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not length.isdigit():
             raise ServingError(f"Content-Length must be a number of bytes; received {length!r}")
         if int(length) > self.server.max_request_bytes:
+            self.unread_body = int(length)
             raise ServingError(
                 f"The request body of {length} bytes exceeds this server's limit of "
                 f"{self.server.max_request_bytes} bytes", status=413,
@@ -257,6 +261,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         logger.info("%s %s %d %.1f ms", self.command, self.path, status, 1000 * (time.perf_counter() - start))
+        if self.unread_body:
+            self._drop_unread_body()
+
+    def _drop_unread_body(self, seconds: float = 5.0) -> None:
+        """After answering a request whose body it refused unread: ends the answer, then
+        reads and drops the body the client is still sending (for `seconds` at most), so
+        that the client gets to read the answer instead of a broken connection."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + seconds
+            while self.unread_body > 0 and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(min(self.unread_body, 2**20))
+                if not chunk:
+                    break
+                self.unread_body -= len(chunk)
+        except OSError:  # the client gave up, or the time is over
+            pass
 
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)
         """Silences http.server's own stderr lines; `_respond` logs each request once."""
