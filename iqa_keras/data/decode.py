@@ -9,6 +9,10 @@ Images whose header declares more pixels than Pillow's decompression-bomb limit
 (`PIL.Image.MAX_IMAGE_PIXELS`, as `read_image` refuses them) fail before anything is
 decoded, so a tiny crafted file cannot make a server allocate gigabytes.
 
+PNG and JPEG, the formats of most IQA databases, take the shortest way through the
+checks; the other formats, and bytes of none, are sorted out in the default branches
+(inside tf.data every op and branch costs time, whatever its size).
+
 Example:
 >>> import io, numpy as np
 >>> from PIL import Image
@@ -29,6 +33,8 @@ __all__ = ["decode_image_bytes", "decode_image_batch"]
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # IHDR bit depth 16 and colour type 0: the only PNG that Pillow keeps at 16 bits.
 _GRAY16_PNG_DEPTH_AND_TYPE = b"\x10\x00"
+_FORMATS = "PNG, JPEG, BMP of 8, 24 or 32 bits per pixel, GIF, WebP"
+_NOT_READ = -1  # `_declared_pixels` of bytes this decoder does not read
 
 
 def decode_image_bytes(contents, name: str | None = None) -> tf.Tensor:
@@ -38,25 +44,24 @@ def decode_image_bytes(contents, name: str | None = None) -> tf.Tensor:
     """
     contents = tf.convert_to_tensor(contents, tf.string)
     prefix = f"{name}: " if name else ""
-    # Checked first, so that nothing reads past the end of a short or foreign file.
-    known = tf.debugging.assert_equal(
-        _is_supported(contents), True, message=f"{prefix}not an image this decoder reads ({_FORMATS})"
-    )
-    with tf.control_dependencies([known]):
-        contents = tf.identity(contents)
-    not_a_bomb = tf.debugging.assert_less_equal(
-        _declared_pixels(contents),
-        tf.constant(Image.MAX_IMAGE_PIXELS, tf.int64),
-        message=f"{prefix}image too large to decode safely: more pixels than PIL.Image.MAX_IMAGE_PIXELS "
-        f"({Image.MAX_IMAGE_PIXELS})",
-    )
-    with tf.control_dependencies([not_a_bomb]):
+    pixels = _declared_pixels(contents)
+    checks = [
+        tf.debugging.assert_none_equal(
+            pixels, tf.constant(_NOT_READ, tf.int64), message=f"{prefix}not an image this decoder reads ({_FORMATS})"
+        ),
+        tf.debugging.assert_less_equal(
+            pixels,
+            tf.constant(Image.MAX_IMAGE_PIXELS, tf.int64),
+            message=f"{prefix}image too large to decode safely: more pixels than PIL.Image.MAX_IMAGE_PIXELS "
+            f"({Image.MAX_IMAGE_PIXELS})",
+        ),
+    ]
+    with tf.control_dependencies(checks):  # before anything reads past a short header
         contents = tf.identity(contents)
     is_gray16_png = tf.logical_and(
         _starts_with(contents, _PNG_SIGNATURE),
         tf.equal(tf.strings.substr(contents, 24, 2), _GRAY16_PNG_DEPTH_AND_TYPE),
     )
-    is_palette_bmp = tf.logical_and(_starts_with(contents, b"BM"), tf.equal(_bmp_bits_per_pixel(contents), 8))
 
     def gray16():
         gray = tf.cast(tf.io.decode_png(contents, channels=1, dtype=tf.uint16), tf.float32)
@@ -67,38 +72,33 @@ def decode_image_bytes(contents, name: str | None = None) -> tf.Tensor:
         image = tf.io.decode_jpeg(contents, channels=3, dct_method="INTEGER_ACCURATE")
         return tf.cast(image, tf.float32)
 
-    def palette_bmp():
-        # TensorFlow reads the palette indices as grey levels; look them up in the palette
-        # (after the headers: blue, green, red, unused per entry; 256 entries unless told).
-        indices = tf.cast(tf.io.decode_bmp(contents, channels=0)[..., 0], tf.int32)
-        colours = _unsigned(contents, 46, 4, big_endian=False)
-        colours = tf.where(colours == 0, tf.constant(256, tf.int64), colours)
-        table = tf.strings.substr(contents, 14 + _unsigned(contents, 14, 4, big_endian=False), 4 * colours)
-        table = tf.reshape(tf.io.decode_raw(table, tf.uint8), [-1, 4])[:, 2::-1]
-        return tf.cast(tf.gather(table, indices), tf.float32)
-
-    def others():
+    def decode_image():
         image = tf.io.decode_image(contents, channels=3, dtype=tf.uint8, expand_animations=False)
         return tf.cast(image, tf.float32)
 
-    image = tf.case(
-        [(is_gray16_png, gray16), (tf.io.is_jpeg(contents), jpeg), (is_palette_bmp, palette_bmp)],
-        default=others,
-        exclusive=False,
-    )
+    def others():
+        is_palette_bmp = tf.logical_and(_starts_with(contents, b"BM"), tf.equal(_bmp_bits_per_pixel(contents), 8))
+        return tf.cond(is_palette_bmp, lambda: _palette_bmp(contents), decode_image)
+
+    image = tf.case([(is_gray16_png, gray16), (tf.io.is_jpeg(contents), jpeg)], default=others, exclusive=False)
     image.set_shape([None, None, 3])
     return image
 
 
-_FORMATS = "PNG, JPEG, BMP of 8, 24 or 32 bits per pixel, GIF, WebP"
+def _palette_bmp(contents) -> tf.Tensor:
+    """A BMP of 8 bits per pixel: TensorFlow reads its palette indices as grey levels, so
+    look them up in the palette (after the headers: blue, green, red, unused per entry;
+    256 entries unless the header says fewer)."""
+    indices = tf.cast(tf.io.decode_bmp(contents, channels=0)[..., 0], tf.int32)
+    colours = _unsigned(contents, 46, 4, big_endian=False)
+    colours = tf.where(colours == 0, tf.constant(256, tf.int64), colours)
+    table = tf.strings.substr(contents, 14 + _unsigned(contents, 14, 4, big_endian=False), 4 * colours)
+    table = tf.reshape(tf.io.decode_raw(table, tf.uint8), [-1, 4])[:, 2::-1]
+    return tf.cast(tf.gather(table, indices), tf.float32)
 
 
 def _starts_with(contents, prefix: bytes) -> tf.Tensor:
     return tf.equal(tf.strings.substr(contents, 0, len(prefix)), prefix)
-
-
-def _is_webp(contents) -> tf.Tensor:
-    return tf.logical_and(_starts_with(contents, b"RIFF"), tf.equal(tf.strings.substr(contents, 8, 4), b"WEBP"))
 
 
 def _unsigned(contents, offset, size, big_endian) -> tf.Tensor:
@@ -112,24 +112,9 @@ def _bmp_bits_per_pixel(contents) -> tf.Tensor:
     return _unsigned(contents, 28, 2, big_endian=False)
 
 
-def _is_supported(contents) -> tf.Tensor:
-    """Whether the bytes are long enough for their headers and of a format decoded here."""
-
-    def of_known_format():
-        bmp = tf.cond(
-            _starts_with(contents, b"BM"),
-            lambda: tf.reduce_any(tf.equal(_bmp_bits_per_pixel(contents), tf.constant([8, 24, 32], tf.int64))),
-            lambda: tf.constant(False),
-        )
-        others = [_starts_with(contents, _PNG_SIGNATURE), tf.io.is_jpeg(contents),
-                  _starts_with(contents, b"GIF8"), _is_webp(contents)]
-        return tf.reduce_any(tf.stack([bmp, *others]))
-
-    return tf.cond(tf.strings.length(contents) >= 32, of_known_format, lambda: tf.constant(False))
-
-
 def _declared_pixels(contents) -> tf.Tensor:
-    """Width x height as the file's header declares them."""
+    """Width x height as the file's header declares them; `_NOT_READ` for bytes of another
+    format, or too short for their header."""
 
     def unsigned(offset, size, big_endian=False):
         return _unsigned(contents, offset, size, big_endian)
@@ -143,36 +128,42 @@ def _declared_pixels(contents) -> tf.Tensor:
 
     def bmp():  # BITMAPINFOHEADER: 4-byte little-endian sizes; a negative height is top-down
         height = unsigned(22, 4)
-        return unsigned(18, 4) * tf.where(height >= 2**31, 2**32 - height, height)
+        pixels = unsigned(18, 4) * tf.where(height >= 2**31, 2**32 - height, height)
+        depth_read = tf.reduce_any(tf.equal(_bmp_bits_per_pixel(contents), tf.constant([8, 24, 32], tf.int64)))
+        return tf.where(depth_read, pixels, _NOT_READ)
 
     def gif():  # logical screen: 2-byte little-endian sizes
         return unsigned(6, 2) * unsigned(8, 2)
 
-    def webp():  # the first chunk's header: extended (VP8X), lossless (VP8L) or lossy (VP8)
+    def riff():  # WebP, its first chunk extended (VP8X), lossless (VP8L) or lossy (VP8)
         chunk = tf.strings.substr(contents, 12, 4)
-        lossless_bits = unsigned(21, 4)
+        lossless = unsigned(21, 4)
+        pixels = tf.where(
+            tf.equal(chunk, b"VP8X"),
+            (unsigned(24, 3) + 1) * (unsigned(27, 3) + 1),
+            tf.where(
+                tf.equal(chunk, b"VP8L"),
+                (lossless % 2**14 + 1) * (lossless // 2**14 % 2**14 + 1),
+                unsigned(26, 2) % 2**14 * (unsigned(28, 2) % 2**14),
+            ),
+        )
+        return tf.where(tf.equal(tf.strings.substr(contents, 8, 4), b"WEBP"), pixels, _NOT_READ)
+
+    def others():  # formats rarer in IQA databases, and bytes of none: checked at length
+        long_enough = tf.strings.length(contents) >= 32  # every field read here lies within
         return tf.case(
             [
-                (tf.equal(chunk, b"VP8X"), lambda: (unsigned(24, 3) + 1) * (unsigned(27, 3) + 1)),
-                (
-                    tf.equal(chunk, b"VP8L"),
-                    lambda: (lossless_bits % 2**14 + 1) * (lossless_bits // 2**14 % 2**14 + 1),
-                ),
+                (tf.logical_not(long_enough), lambda: tf.constant(_NOT_READ, tf.int64)),
+                (_starts_with(contents, b"BM"), bmp),
+                (_starts_with(contents, b"GIF8"), gif),
+                (_starts_with(contents, b"RIFF"), riff),
             ],
-            default=lambda: unsigned(26, 2) % 2**14 * (unsigned(28, 2) % 2**14),
-            exclusive=True,
+            default=lambda: tf.constant(_NOT_READ, tf.int64),
+            exclusive=False,
         )
 
     return tf.case(
-        [
-            (_starts_with(contents, _PNG_SIGNATURE), png),
-            (tf.io.is_jpeg(contents), jpeg),
-            (_starts_with(contents, b"BM"), bmp),
-            (_starts_with(contents, b"GIF8"), gif),
-            (_is_webp(contents), webp),
-        ],
-        default=lambda: tf.constant(0, tf.int64),
-        exclusive=False,
+        [(_starts_with(contents, _PNG_SIGNATURE), png), (tf.io.is_jpeg(contents), jpeg)], default=others, exclusive=False
     )
 
 
