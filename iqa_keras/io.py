@@ -10,7 +10,9 @@ array wherever it is scored. The convention is float32, HWC, values 0-255, RGB:
   `convert("RGB")` do; the colour values under it are kept unchanged;
 - palette (`P`) and other modes (`CMYK`, `YCbCr`, ...) are converted with Pillow;
 - images over Pillow's decompression-bomb limit (`PIL.Image.MAX_IMAGE_PIXELS`) are
-  refused with `ImageReadError`, as are unreadable or corrupt files.
+  refused with `ImageReadError`, as are unreadable or corrupt files;
+- pixels are taken as stored: an EXIF orientation tag is not applied, as by the
+  reference implementations of the metrics and by the graph decoder.
 
 Example:
 >>> import numpy as np, tempfile, os
