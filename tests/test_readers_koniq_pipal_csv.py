@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from iqa_keras.data import DatasetError, read_dataset
+from iqa_keras.data import DatasetError, read_dataset, split_by_content
 from iqa_keras.data.readers.csv_list import read_csv
 from iqa_keras.data.readers.koniq10k import read_koniq10k
 from iqa_keras.data.readers.pipal import read_pipal
@@ -197,7 +197,7 @@ def test_csv_full_reference(folder):
     assert records[0].distorted == os.path.join(str(folder), "images", "a.png")
     assert records[1].distorted == os.path.join(str(folder), "images", "b.png")
     assert records[0].reference == os.path.join(str(folder), "images", "ref.png")
-    assert [r.content_id for r in records] == ["ref"] * 3
+    assert [r.content_id for r in records] == ["images/ref"] * 3
     assert [r.split for r in records] == ["train", "validation", "test"]
     assert [r.score_std for r in records] == [0.3, None, 0.1]
     assert (records[0].scale.low, records[0].scale.high) == (1.0, 4.5)
@@ -212,12 +212,24 @@ def test_csv_in_windows_1252_with_an_ellipsis_keeps_its_lines(folder):
     assert [os.path.basename(r.distorted) for r in records] == ["a.png", "b.png"]
 
 
+def test_csv_score_column_named_dmos_is_lower_is_better_and_scenes_in_folders_are_contents(tmp_path):
+    path = tmp_path / "ratings.csv"
+    # Excel's "Unicode Text": UTF-16 with a byte-order mark, tab-free here.
+    text = "reference,distorted,dmos\nscene1/ref.png,scene1/a.png,20\nscene2/ref.png,scene2/a.png,80\n"
+    path.write_bytes(text.encode("utf-16"))
+    records = read_csv(str(path))
+    assert [(r.content_id, r.score) for r in records] == [("scene1/ref", 1.0), ("scene2/ref", 0.0)]
+    assert [r.score for r in read_csv(str(path), higher_is_better=True)] == [0.0, 1.0]  # told otherwise
+    (parts,) = split_by_content(records, {"train": 0.5, "test": 0.5}, seed=0)
+    assert sorted(len(part) for part in parts.values()) == [1, 1]
+
+
 def test_csv_no_reference_lower_is_better_with_known_scale(folder):
     path = folder / "dmos.csv"
     write(path, "distorted,score\nimages/a.png,10\nimages/b.png,90\n")
     records = read_csv(str(path), higher_is_better=False, scale=(0, 100))
     assert [r.reference for r in records] == [None, None]
-    assert [r.content_id for r in records] == ["a", "b"]
+    assert [r.content_id for r in records] == ["images/a", "images/b"]
     assert [r.score for r in records] == [pytest.approx(0.9), pytest.approx(0.1)]
     assert all(r.split is None and r.score_std is None for r in records)
 
@@ -225,7 +237,9 @@ def test_csv_no_reference_lower_is_better_with_known_scale(folder):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("image,mos\na.png,3\n", r"missing column\(s\) distorted, score\. .*found image, mos"),
+        ("image,mos\na.png,3\n", r"missing column\(s\) distorted\. .*found image, mos"),
+        ("distorted,quality\na.png,3\n", r"expected one score column, score, mos or dmos; found none"),
+        ("distorted,mos,dmos\na.png,3,2\n", r"expected one score column, score, mos or dmos; found mos, dmos"),
         ("distorted,score\n", r"header but no rows"),
         (
             "distorted,score\na.png,3\nb.png,good\n",
@@ -267,5 +281,5 @@ def test_csv_bad_arguments_and_paths(tmp_path):
         read_csv(str(tmp_path))
     with pytest.raises(ValueError, match=r"`scale` must be .* Received: scale=\(5, 1\)"):
         read_csv(str(tmp_path), scale=(5, 1))
-    with pytest.raises(TypeError, match=r"`higher_is_better` must be True or False"):
+    with pytest.raises(TypeError, match=r"`higher_is_better` must be None, True or False"):
         read_csv(str(tmp_path), higher_is_better="no")

@@ -21,6 +21,7 @@ received 'oops': b.png,oops
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import math
@@ -372,8 +373,12 @@ def _text_lines(text: str) -> list[str]:
 
 
 def _read_text(path: str) -> str:
+    """The file's text: UTF-16 with a byte-order mark (Excel's "Unicode Text"), else UTF-8
+    (with or without one), else Latin-1."""
     with open(path, "rb") as file:
         data = file.read()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -5,12 +5,14 @@ Columns (a header row is required; other columns are ignored):
     reference,distorted,score[,std][,split]     full-reference
     distorted,score[,std][,split]               no-reference
 
-Relative paths are resolved against the CSV file's folder. `split` accepts train,
-validation and test, and common aliases (training, val, valid, dev, testing; any case);
-an empty cell means no split. The scale is the observed range of `score` unless `scale`
-gives the known one; scores are higher-is-better unless `higher_is_better=False`. The
-content id is the reference's file name without extension (or the image's own, with no
-reference). Records keep the order of the file.
+The score column is named `score` or `mos` (higher is better) or `dmos` (lower is
+better), unless `higher_is_better` says otherwise. Relative paths are resolved against
+the CSV file's folder. `split` accepts train, validation and test, and common aliases
+(training, val, valid, dev, testing; any case); an empty cell means no split. The scale
+is the observed range of the scores unless `scale` gives the known one. The content id
+is the reference's path relative to that folder, without extension (or the image's own,
+with no reference): `scene1/ref.png` and `scene2/ref.png` are two contents. Records keep
+the order of the file.
 
 Example:
 >>> import os, tempfile
@@ -20,6 +22,10 @@ Example:
 >>> records = read_csv(path, higher_is_better=False)
 >>> [(os.path.basename(r.distorted), r.score, r.split) for r in records]
 [('a.png', 1.0, 'train'), ('b.png', 0.0, 'validation'), ('c.png', 0.5, None)]
+>>> with open(path, "w") as file:
+...     _ = file.write("distorted,dmos\\nscene1/a.png,20\\nscene2/a.png,80\\n")
+>>> [(r.content_id, r.score) for r in read_csv(path)]  # dmos: lower is better
+[('scene1/a', 1.0), ('scene2/a', 0.0)]
 """
 
 from __future__ import annotations
@@ -32,43 +38,58 @@ from iqa_keras.data.records import DatasetError, Record, Scale
 
 __all__ = ["read_csv"]
 
+_SCORE_COLUMNS = {"score": True, "mos": True, "dmos": False}  # name -> higher is better
 _EXPECTED = (
     "a CSV file with a header row and columns reference,distorted,score (full-reference) or "
-    "distorted,score (no-reference), optionally std and split"
+    "distorted,score (no-reference), optionally std and split; the score column may also be "
+    "named mos, or dmos when lower is better"
 )
 
 
 def read_csv(
-    path: str, higher_is_better: bool = True, scale: tuple[float, float] | None = None
+    path: str, higher_is_better: bool | None = None, scale: tuple[float, float] | None = None
 ) -> list[Record]:
     """Reads a CSV list of rated images.
 
     Args:
         path: the CSV file (not a folder).
-        higher_is_better: False when a lower score means better quality (DMOS-style).
+        higher_is_better: whether a higher score means better quality; None: as the score
+            column's name says (`dmos`: lower is better; `score`, `mos`: higher).
         scale: the scores' known `(low, high)` range; None uses the observed min and max.
 
     Raises:
-        DatasetError: the file missing, a column missing, an empty path, a score that is
-            not a number or lies outside `scale`, a negative std or an unknown split name;
-            line errors name the line number and show the line.
+        DatasetError: the file missing, no score column or more than one, a column
+            missing, an empty path, a score that is not a number or lies outside `scale`,
+            a negative std or an unknown split name; line errors name the line number and
+            show the line.
     """
-    if not isinstance(higher_is_better, bool):
+    if higher_is_better is not None and not isinstance(higher_is_better, bool):
         raise TypeError(
-            "`higher_is_better` must be True or False. "
+            "`higher_is_better` must be None, True or False. "
             f"Received: higher_is_better={higher_is_better!r}"
         )
-    known_scale = None if scale is None else _known_scale(scale, higher_is_better)
+    if scale is not None:
+        _check_scale(scale)
     path = os.fspath(path)
     if os.path.isdir(path):
         raise DatasetError(f"{path} is a folder; expected {_EXPECTED}.")
     if not os.path.isfile(path):
         raise DatasetError(f"CSV file not found: {path}. Expected {_EXPECTED}.")
-    rows = read_table(path, required=("distorted", "score"), optional=("reference", "std", "split"))
+    rows = read_table(path, required=("distorted",), optional=("reference", "std", "split", *_SCORE_COLUMNS))
     if not rows:
         raise DatasetError(f"{path} has a header but no rows; expected {_EXPECTED}.")
+    named = [name for name in _SCORE_COLUMNS if name in rows[0]]
+    if len(named) != 1:
+        raise DatasetError(
+            f"{path}: expected one score column, score, mos or dmos; found "
+            f"{', '.join(named) or 'none'}. Expected {_EXPECTED}."
+        )
+    score_column = named[0]
+    if higher_is_better is None:
+        higher_is_better = _SCORE_COLUMNS[score_column]
+    known_scale = None if scale is None else Scale(float(scale[0]), float(scale[1]), higher_is_better)
     folder = os.path.dirname(os.path.abspath(path))
-    fields = [_parse_row(row, folder, known_scale) for row in rows]
+    fields = [_parse_row(row, folder, known_scale, score_column) for row in rows]
     used_scale = known_scale or observed_scale(
         (field["raw_score"] for field in fields),
         higher_is_better,
@@ -78,24 +99,28 @@ def read_csv(
     return [Record(scale=used_scale, **field) for field in fields]
 
 
-def _parse_row(row, folder: str, known_scale: Scale | None) -> dict:
+def _parse_row(row, folder: str, known_scale: Scale | None, score_column: str) -> dict:
     """The `Record` fields of one row (all but the scale), every value checked."""
-    score = parse_float(row["score"], row.line, "score")
+    score = parse_float(row[score_column], row.line, score_column)
     if known_scale is not None and not known_scale.low <= score <= known_scale.high:
         raise row.line.error(
-            f"`score` {score} lies outside scale=({known_scale.low}, {known_scale.high})"
+            f"`{score_column}` {score} lies outside scale=({known_scale.low}, {known_scale.high})"
         )
     std = row.get("std")
+    distorted = _resolve(folder, row, "distorted")
+    reference = _resolve(folder, row, "reference") if "reference" in row else None
+    content = os.path.relpath(reference or distorted, folder)
     return dict(
-        distorted=_resolve(folder, row, "distorted"),
+        distorted=distorted,
         raw_score=score,
-        reference=_resolve(folder, row, "reference") if "reference" in row else None,
+        reference=reference,
         score_std=parse_float(std, row.line, "std", minimum=0.0) if std else None,
         split=parse_split(row.get("split", ""), row.line),
+        content_id=os.path.splitext(content)[0].replace(os.sep, "/"),
     )
 
 
-def _known_scale(scale, higher_is_better: bool) -> Scale:
+def _check_scale(scale) -> None:
     if (
         not isinstance(scale, (tuple, list))
         or len(scale) != 2
@@ -106,7 +131,6 @@ def _known_scale(scale, higher_is_better: bool) -> Scale:
             f"`scale` must be None or a (low, high) pair of numbers with high > low. "
             f"Received: scale={scale!r}"
         )
-    return Scale(float(scale[0]), float(scale[1]), higher_is_better)
 
 
 def _resolve(folder: str, row, column: str) -> str:
