@@ -462,7 +462,7 @@ def _run_finetune(arguments) -> int:
             freeze_encoder=arguments.freeze_encoder, learning_rate=arguments.learning_rate,
             epochs=arguments.epochs, batch_size=arguments.batch_size, crop_size=arguments.crop_size,
         )
-    except (DatasetError, FileNotFoundError) as error:
+    except (DatasetError, FileNotFoundError, ModelLoadError) as error:
         print(f"iqa-keras finetune: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
     except _data_errors() as error:
@@ -526,6 +526,7 @@ def _run_maps(arguments) -> int:
     from iqa_keras.loading import load
     from iqa_keras.tiling import Scorer
 
+    arguments.out = arguments.out or None  # --out "": next to each image, as without it
     if arguments.out and os.path.exists(arguments.out) and not os.path.isdir(arguments.out):
         print(f"iqa-keras maps: error: --out {arguments.out} is a file, not a folder", file=sys.stderr)
         return EXIT_USAGE
@@ -582,10 +583,10 @@ def _run_evaluate(arguments) -> int:
                 raise ValueError(f"--part {arguments.part}: the {arguments.split} split has the parts "
                                  f"{', '.join(sorted(parts))}")
             records = parts[part]
-    except (DatasetError, FileNotFoundError) as error:
+    except (DatasetError, FileNotFoundError, ModelLoadError) as error:
         print(f"iqa-keras evaluate: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
-    except (ValueError, KeyError) as error:
+    except (ValueError, KeyError, TypeError) as error:  # TypeError: a Keras model not of the toolkit's
         print(f"iqa-keras evaluate: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     pairs = [(record.reference, record.distorted) for record in records]

@@ -116,9 +116,9 @@ def match_pairs(reference: str | os.PathLike, distorted: list[str]) -> list[tupl
 
 def overlay_paths(images: Sequence[str], folder: str | None = None) -> list[str]:
     """Where `iqa-keras maps` writes each image's overlay: `<stem>.quality.png` beside
-    the image, or in `folder`; images whose stems meet there keep their extension
-    (`photo.jpg.quality.png` and `photo.png.quality.png`), so that no overlay overwrites
-    another.
+    the image, or in `folder`; images whose stems meet there (in any case, as on the file
+    systems of macOS and Windows) keep their extension (`photo.jpg.quality.png` and
+    `photo.png.quality.png`), so that no overlay overwrites another.
 
     Raises:
         InputError: naming two images whose overlays would still meet (the same file
@@ -133,12 +133,14 @@ def overlay_paths(images: Sequence[str], folder: str | None = None) -> list[str]
         return os.path.join(folder if folder is not None else os.path.dirname(image), name + OVERLAY_SUFFIX)
 
     def key(path):
-        return os.path.normcase(os.path.abspath(path))
+        return os.path.normcase(os.path.abspath(path)).casefold()
 
     by_stem = [target(image, os.path.splitext(os.path.basename(image))[0]) for image in images]
-    stems = collections.Counter(key(path) for path in by_stem)
+    sharing = collections.defaultdict(set)  # stem target -> the distinct images that map to it
+    for image, path in zip(images, by_stem):
+        sharing[key(path)].add(key(image))
     paths = [
-        path if stems[key(path)] == 1 else target(image, os.path.basename(image))
+        path if len(sharing[key(path)]) == 1 else target(image, os.path.basename(image))
         for image, path in zip(images, by_stem)
     ]
     writers = {}

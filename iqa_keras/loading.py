@@ -51,8 +51,9 @@ def model_path(name_or_path: str | os.PathLike) -> str:
     return path
 
 
-def load(name_or_path: str | os.PathLike):
-    """Loads a learned model from a `.keras` file, or a bundled model by its name.
+def load(name_or_path: str | os.PathLike, compile: bool = True):  # noqa: A002 (Keras' own name)
+    """Loads a learned model from a `.keras` file, or a bundled model by its name
+    (`compile=False`: without the optimizer and losses it was saved with).
 
     Raises:
         FileNotFoundError: see `model_path`.
@@ -64,6 +65,6 @@ def load(name_or_path: str | os.PathLike):
 
     path = model_path(name_or_path)
     try:
-        return keras.saving.load_model(path)
+        return keras.saving.load_model(path, compile=compile)
     except Exception as error:  # Keras raises several kinds for a file it cannot read
         raise ModelLoadError(f"Cannot load {path} as a Keras model: {type(error).__name__}: {error}") from error

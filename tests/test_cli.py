@@ -82,6 +82,8 @@ def test_a_model_a_command_cannot_use_is_refused_by_name(tmp_path, capsys):
     plain = tmp_path / "plain.keras"  # a Keras model, but none of the toolkit's: no quality map
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]).save(plain)
     out = str(tmp_path / "exported")
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text(f"distorted,score\n{JPEG},2\n{BLUR},3\n")
     cases = [
         (["score", "--model", str(corrupt), JPEG], 1, f"Cannot load {corrupt} as a Keras model"),
         (["maps", "--model", str(corrupt), JPEG], 1, f"Cannot load {corrupt} as a Keras model"),
@@ -89,6 +91,11 @@ def test_a_model_a_command_cannot_use_is_refused_by_name(tmp_path, capsys):
         (["score", "--model", str(plain), JPEG], 2, "must be a learned model of iqa_keras"),
         (["maps", "--model", str(plain), JPEG], 2, "must be a learned model of iqa_keras"),
         (["export", str(plain), out, "--maps"], 2, "which has no quality map"),
+        (["evaluate", "--dataset", "kadid10k", "--root", str(tmp_path), "--model", str(corrupt)], 1, "Cannot load"),
+        (["evaluate", "--dataset", "kadid10k", "--root", str(tmp_path), "--model", str(plain)], 2,
+         "must be a learned model of iqa_keras"),
+        (["finetune", "--model", str(corrupt), "--data", str(ratings), "--out", str(tmp_path / "f")], 1,
+         "Cannot load"),
         (["maps", "--model", "nr-default", "--reference", REFERENCE, JPEG], 2, "no-reference: it would ignore"),
         (["maps", "--model", "nr-default", "--out", BLUR, JPEG], 2, f"--out {BLUR} is a file, not a folder"),
     ]

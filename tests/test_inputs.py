@@ -44,6 +44,11 @@ def test_overlays_are_named_by_stem_unless_two_images_share_one(tmp_path):
                                                        os.path.join(maps, "b.quality.png")]
     with pytest.raises(inputs.InputError, match=r"shots.a\.png and .*other.a\.png would both write .*a\.png\.quality\.png"):
         inputs.overlay_paths(images, maps)
+    # Names that differ in case alone meet on macOS and Windows; an image given twice is one image.
+    assert inputs.overlay_paths(["s/A.png", "s/a.jpg", "s/b.png", "s/b.png"]) == [
+        "s/A.png.quality.png", "s/a.jpg.quality.png", "s/b.quality.png", "s/b.quality.png"]
+    with pytest.raises(inputs.InputError, match="would both write"):
+        inputs.overlay_paths(["s/Photo.png", "t/photo.png"], maps)
 
 
 def test_glob_pattern_expands_leaving_out_quality_map_overlays(folders):

@@ -396,6 +396,9 @@ def test_request_size_is_bounded_before_the_body_is_read_into_memory(model_dir):
             with pytest.raises(ServingError, match="exceeds this server's limit") as too_large:
                 Client(small.url, "siamese").score(large, large)
             assert too_large.value.status == 413
+            with pytest.raises(ServingError, match="other") as unknown:  # refused before its body is read
+                Client(small.url, "other").score(large, large)
+            assert unknown.value.status == 404
         # Announcing a gigabyte and sending none of it gets the same answer at once.
         head = b"POST /v1/models/siamese:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n"
         assert _raw_exchange(small.port, head).startswith(b"HTTP/1.0 413")
@@ -533,12 +536,8 @@ def test_grpc_predict_round_trip(server):
         with pytest.raises(ServingError, match="INVALID_ARGUMENT.*must have shape") as bad_shape:
             client.score(distorted[..., :2], reference[..., :2])
         assert bad_shape.value.status == 400
-        with socket.socket() as taken:  # bound by another program, without SO_REUSEPORT
-            taken.bind(("127.0.0.1", 0))
-            taken.listen()
-            port = taken.getsockname()[1]
-            with pytest.raises(OSError, match=f"Cannot listen for gRPC on 127.0.0.1:{port}"):
-                GrpcModelServer(server.model, port=port)
+        with pytest.raises(OSError, match=f"Cannot listen for gRPC on 127.0.0.1:{grpc_server.port}"):
+            GrpcModelServer(server.model, port=grpc_server.port)  # taken by the first: not shared
     finally:
         grpc_server.shutdown()
 

@@ -1,10 +1,11 @@
 """Decoding encoded images inside a TensorFlow graph, as `iqa_keras.io.read_image` does.
 
 Graph ops only (no `py_function`), so that a SavedModel signature can decode the bytes a
-client sends: PNG, JPEG, BMP (8, 24 or 32 bits per pixel), GIF (first frame) and WebP
-become float32 HxWx3 with values 0-255; grayscale is replicated, alpha dropped, palettes
-expanded, 16-bit grayscale PNG scaled by 255/65535, JPEG decoded with the accurate integer
-DCT as Pillow does. Anything else fails with a message saying which formats are read.
+client sends: PNG, JPEG, BMP (8, 24 or 32 bits per pixel) and still WebP become float32
+HxWx3 with values 0-255; grayscale is replicated, alpha dropped, palettes expanded, 16-bit
+grayscale PNG scaled by 255/65535, JPEG decoded with the accurate integer DCT as Pillow
+does. Anything else (GIF, whose frames TensorFlow sizes unchecked and whose transparency
+it blackens, animated WebP, TIFF, ...) fails with a message saying which formats are read.
 Images whose header declares more pixels than Pillow's decompression-bomb limit
 (`PIL.Image.MAX_IMAGE_PIXELS`, as `read_image` refuses them) fail before anything is
 decoded, so a tiny crafted file cannot make a server allocate gigabytes.
@@ -33,7 +34,7 @@ __all__ = ["decode_image_bytes", "decode_image_batch"]
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # IHDR bit depth 16 and colour type 0: the only PNG that Pillow keeps at 16 bits.
 _GRAY16_PNG_DEPTH_AND_TYPE = b"\x10\x00"
-_FORMATS = "PNG, JPEG, BMP of 8, 24 or 32 bits per pixel, GIF, WebP"
+_FORMATS = "PNG, JPEG, BMP of 8, 24 or 32 bits per pixel, still WebP"
 _NOT_READ = -1  # `_declared_pixels` of bytes this decoder does not read
 
 
@@ -58,10 +59,8 @@ def decode_image_bytes(contents, name: str | None = None) -> tf.Tensor:
     ]
     with tf.control_dependencies(checks):  # before anything reads past a short header
         contents = tf.identity(contents)
-    is_gray16_png = tf.logical_and(
-        _starts_with(contents, _PNG_SIGNATURE),
-        tf.equal(tf.strings.substr(contents, 24, 2), _GRAY16_PNG_DEPTH_AND_TYPE),
-    )
+    is_png = _starts_with(contents, _PNG_SIGNATURE)
+    is_gray16_png = tf.logical_and(is_png, tf.equal(tf.strings.substr(contents, 24, 2), _GRAY16_PNG_DEPTH_AND_TYPE))
 
     def gray16():
         gray = tf.cast(tf.io.decode_png(contents, channels=1, dtype=tf.uint16), tf.float32)
@@ -69,18 +68,28 @@ def decode_image_bytes(contents, name: str | None = None) -> tf.Tensor:
 
     def jpeg():
         # TensorFlow's default (fast) integer DCT differs from Pillow by up to 12 grey levels.
-        image = tf.io.decode_jpeg(contents, channels=3, dct_method="INTEGER_ACCURATE")
-        return tf.cast(image, tf.float32)
+        return tf.cast(tf.io.decode_jpeg(contents, channels=3, dct_method="INTEGER_ACCURATE"), tf.float32)
 
-    def decode_image():
-        image = tf.io.decode_image(contents, channels=3, dtype=tf.uint8, expand_animations=False)
-        return tf.cast(image, tf.float32)
+    def png():
+        return tf.cast(tf.io.decode_png(contents, channels=3), tf.float32)
 
-    def others():
+    def others():  # BMP and WebP
+        def bmp():
+            return tf.cast(tf.io.decode_bmp(contents, channels=3), tf.float32)
+
+        def webp():  # RGB or RGBA as stored; the alpha channel dropped
+            return tf.cast(tf.io.decode_image(contents, channels=0, expand_animations=False)[..., :3], tf.float32)
+
         is_palette_bmp = tf.logical_and(_starts_with(contents, b"BM"), tf.equal(_bmp_bits_per_pixel(contents), 8))
-        return tf.cond(is_palette_bmp, lambda: _palette_bmp(contents), decode_image)
+        return tf.case(
+            [(is_palette_bmp, lambda: _palette_bmp(contents)), (_starts_with(contents, b"RIFF"), webp)],
+            default=bmp,
+            exclusive=False,
+        )
 
-    image = tf.case([(is_gray16_png, gray16), (tf.io.is_jpeg(contents), jpeg)], default=others, exclusive=False)
+    image = tf.case(
+        [(is_gray16_png, gray16), (tf.io.is_jpeg(contents), jpeg), (is_png, png)], default=others, exclusive=False
+    )
     image.set_shape([None, None, 3])
     return image
 
@@ -132,10 +141,7 @@ def _declared_pixels(contents) -> tf.Tensor:
         depth_read = tf.reduce_any(tf.equal(_bmp_bits_per_pixel(contents), tf.constant([8, 24, 32], tf.int64)))
         return tf.where(depth_read, pixels, _NOT_READ)
 
-    def gif():  # logical screen: 2-byte little-endian sizes
-        return unsigned(6, 2) * unsigned(8, 2)
-
-    def riff():  # WebP, its first chunk extended (VP8X), lossless (VP8L) or lossy (VP8)
+    def riff():  # a still WebP, its first chunk extended (VP8X), lossless (VP8L) or lossy (VP8)
         chunk = tf.strings.substr(contents, 12, 4)
         lossless = unsigned(21, 4)
         pixels = tf.where(
@@ -147,23 +153,27 @@ def _declared_pixels(contents) -> tf.Tensor:
                 unsigned(26, 2) % 2**14 * (unsigned(28, 2) % 2**14),
             ),
         )
-        return tf.where(tf.equal(tf.strings.substr(contents, 8, 4), b"WEBP"), pixels, _NOT_READ)
+        # An animation (VP8X flag 0x02) is refused: TensorFlow 2.21 corrupts memory decoding one.
+        animated = tf.logical_and(tf.equal(chunk, b"VP8X"), tf.equal(unsigned(20, 1) // 2 % 2, 1))
+        webp = tf.logical_and(tf.equal(tf.strings.substr(contents, 8, 4), b"WEBP"), tf.logical_not(animated))
+        return tf.where(webp, pixels, _NOT_READ)
 
-    def others():  # formats rarer in IQA databases, and bytes of none: checked at length
-        long_enough = tf.strings.length(contents) >= 32  # every field read here lies within
+    def others():  # formats rarer in IQA databases, and bytes of none
         return tf.case(
-            [
-                (tf.logical_not(long_enough), lambda: tf.constant(_NOT_READ, tf.int64)),
-                (_starts_with(contents, b"BM"), bmp),
-                (_starts_with(contents, b"GIF8"), gif),
-                (_starts_with(contents, b"RIFF"), riff),
-            ],
+            [(_starts_with(contents, b"BM"), bmp), (_starts_with(contents, b"RIFF"), riff)],
             default=lambda: tf.constant(_NOT_READ, tf.int64),
             exclusive=False,
         )
 
+    long_enough = tf.strings.length(contents) >= 32  # every field read here lies within
     return tf.case(
-        [(_starts_with(contents, _PNG_SIGNATURE), png), (tf.io.is_jpeg(contents), jpeg)], default=others, exclusive=False
+        [
+            (tf.logical_and(long_enough, _starts_with(contents, _PNG_SIGNATURE)), png),
+            (tf.logical_and(long_enough, tf.io.is_jpeg(contents)), jpeg),
+            (tf.logical_not(long_enough), lambda: tf.constant(_NOT_READ, tf.int64)),
+        ],
+        default=others,
+        exclusive=False,
     )
 
 

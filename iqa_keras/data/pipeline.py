@@ -15,9 +15,9 @@ with values 0-255 unless `preprocess` rescales them; `score` is `Record.score`
 
 Decoding gives exactly what `iqa_keras.io.read_image` gives (grayscale replicated,
 alpha dropped, palettes expanded, 16-bit grayscale scaled by 255/65535, JPEG through
-the accurate integer DCT as Pillow does): PNG, JPEG, BMP, GIF and WebP decode natively
-in TensorFlow; any file TensorFlow cannot decode (TIFF, 1-bit BMP, ..., a corrupt file, a
-pair of different sizes) is read again with `read_image`, whose error names the file. With
+the accurate integer DCT as Pillow does): PNG, JPEG, BMP and still WebP decode natively
+in TensorFlow; any other file (GIF, TIFF, 1-bit BMP, ..., a corrupt file, a pair of
+different sizes) is read again with `read_image`, whose error names the file. With
 `on_error="skip"` unreadable images are dropped instead, logged once each as a warning
 and listed in a `SkippedImages` the caller may pass in.
 

@@ -1,7 +1,7 @@
 """Exporting models for serving: versioned SavedModels for TF Serving, ONNX, loading back.
 
     signatures      the serving signatures: float images, or encoded image files
-    decode          decoding PNG, JPEG, BMP, GIF and WebP inside the graph
+    decode          decoding PNG, JPEG, BMP and WebP inside the graph
     saved_model     export_saved_model: OUT_DIR/<version>/, written atomically
     serving_config  write_models_config: TF Serving's models.config for several models
     loading         load_exported, signature_io: what the local server calls

@@ -53,7 +53,8 @@ class GrpcModelServer:
                  max_message_bytes: int = 64 * 2**20, workers: int = 8):
         grpc, _, prediction_service_pb2_grpc = import_grpc()
         options = [("grpc.max_receive_message_length", max_message_bytes),
-                   ("grpc.max_send_message_length", max_message_bytes)]
+                   ("grpc.max_send_message_length", max_message_bytes),
+                   ("grpc.so_reuseport", 0)]  # a port another server holds is refused, not shared
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(_servicer(model), self._server)
         try:  # grpcio returns 0 for a port it cannot bind, or (newer ones) raises RuntimeError

@@ -9,8 +9,9 @@ Endpoints (as TF Serving's, plus a health check):
 
 Errors are `{"error": "..."}` with status 400 (bad request), 404 (unknown model, version
 or path), 411 (no Content-Length), 413 (body over `max_request_bytes`, refused before it
-is read; what the client still sends is then dropped for a few seconds, so that it reads
-the answer) or 500. Requests run in a pool of `workers` threads (the model is thread-safe)
+is read) or 500. A body left unread (too large, or for an unknown model) is then dropped
+as it arrives, for a few seconds, so that the client reads the answer instead of a broken
+connection. Requests run in a pool of `workers` threads (the model is thread-safe)
 and each is logged on the `iqa_keras.serving` logger: method, path, status and milliseconds.
 
 Example:
@@ -202,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60  # seconds a silent client may hold a connection
     disable_nagle_algorithm = True  # headers and body go out in two writes
     server_version = "iqa-keras"
-    unread_body = 0  # bytes of a refused request body still on their way
+    body_read = False  # whether this request's body was read
 
     def do_GET(self):
         self._respond(self._get)
@@ -238,11 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not length.isdigit():
             raise ServingError(f"Content-Length must be a number of bytes; received {length!r}")
         if int(length) > self.server.max_request_bytes:
-            self.unread_body = int(length)
             raise ServingError(
                 f"The request body of {length} bytes exceeds this server's limit of "
                 f"{self.server.max_request_bytes} bytes", status=413,
             )
+        self.body_read = True
         return self.rfile.read(int(length))
 
     def _respond(self, handle) -> None:
@@ -261,24 +262,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         logger.info("%s %s %d %.1f ms", self.command, self.path, status, 1000 * (time.perf_counter() - start))
-        if self.unread_body:
-            self._drop_unread_body()
+        length = self.headers.get("Content-Length", "")
+        if self.command == "POST" and not self.body_read and length.isdigit():
+            self._drop_unread_body(int(length))
 
-    def _drop_unread_body(self, seconds: float = 5.0) -> None:
-        """After answering a request whose body it refused unread: ends the answer, then
-        reads and drops the body the client is still sending (for `seconds` at most), so
-        that the client gets to read the answer instead of a broken connection."""
+    def _drop_unread_body(self, length: int, seconds: float = 5.0, pause: float = 1.0) -> None:
+        """After answering a request whose body it did not read (refused, or for an unknown
+        model): ends the answer, then reads and drops the body the client is still
+        sending, for `seconds` at most and until the client pauses for `pause`, so that
+        the client gets to read the answer instead of a broken connection."""
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_WR)
             deadline = time.monotonic() + seconds
-            while self.unread_body > 0 and (left := deadline - time.monotonic()) > 0:
-                self.connection.settimeout(left)
-                chunk = self.rfile.read1(min(self.unread_body, 2**20))
+            while length > 0 and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(min(left, pause))
+                chunk = self.rfile.read1(min(length, 2**20))
                 if not chunk:
                     break
-                self.unread_body -= len(chunk)
-        except OSError:  # the client gave up, or the time is over
+                length -= len(chunk)
+        except OSError:  # the client gave up, paused, or the time is over
             pass
 
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)

@@ -47,6 +47,7 @@ from iqa_keras.data import (
 )
 from iqa_keras.atomic import save_model_atomic, write_json_atomic
 from iqa_keras.evaluation import Evaluation, evaluate
+from iqa_keras.loading import load
 from iqa_keras.models import HallucinatedIQA
 from iqa_keras.training import callbacks as run_files
 from iqa_keras.training.compiling import compile_model
@@ -281,7 +282,7 @@ def finetune(
     batches = PipelineConfig(batch_size=batch_size, crop_size=crop_size, seed=seed)
     _check_crops_fit(parts["train"], batches)
     keras.utils.set_random_seed(seed)
-    model = keras.saving.load_model(model_path, compile=False)
+    model = load(model_path, compile=False)
     before = evaluate(*predict_scores(model, parts["held_out"]))
 
     frozen = []
