@@ -96,6 +96,12 @@ def test_kadid_missing_label_file(tmp_path):
         read_kadid10k(str(tmp_path))
 
 
+def test_kadid_labels_with_a_header_alone_are_refused_by_name(tmp_path):
+    write(tmp_path / "dmos.csv", "dist_img,ref_img,dmos,var\n")
+    with pytest.raises(DatasetError, match=r"the kadid10k labels list no images"):
+        read_dataset("kadid10k", str(tmp_path))
+
+
 def test_kadid_missing_columns(tmp_path):
     write(tmp_path / "dmos.csv", "dist_img,score\nI01_01_01.png,4.0\n")
     with pytest.raises(DatasetError, match=r"missing column\(s\) ref_img, dmos"):

@@ -141,10 +141,14 @@ def test_live_missing_variable_is_named(tmp_path):
         read_live(str(tmp_path))
 
 
-def test_live_unreadable_mat_file_is_refused(tmp_path):
+@pytest.mark.parametrize("cut", [None, 100, 127])  # foreign bytes; a real file cut short (two crashes)
+def test_live_unreadable_mat_file_is_refused(tmp_path, cut):
     make_live(str(tmp_path))
-    with open(os.path.join(str(tmp_path), "refnames_all.mat"), "wb") as file:
-        file.write(b"not a mat file")
+    path = os.path.join(str(tmp_path), "refnames_all.mat")
+    with open(path, "rb") as file:
+        contents = b"not a mat file" if cut is None else file.read()[:cut]
+    with open(path, "wb") as file:
+        file.write(contents)
     with pytest.raises(DatasetError, match=r"Cannot read .*refnames_all.mat as a MATLAB .mat file"):
         read_live(str(tmp_path))
 
@@ -284,6 +288,18 @@ def test_csiq_matches_folders_and_files_ignoring_case(tmp_path):
     assert record.distorted == os.path.join(root, "dst_imgs", "BLUR", "1600.blur.1.PNG")
     assert record.reference == os.path.join(root, "src_imgs", "1600.PNG")
     assert record.distortion_type == "blur"
+
+
+def test_csiq_labels_naming_a_reference_in_two_cases_give_one_content(tmp_path):
+    root = str(tmp_path)
+    rows = [("boston", 5, "Blur", 1, 0.05, 0.2), ("Boston", 5, "Blur", 2, 0.1, 0.2)]  # as typed
+    os.makedirs(os.path.join(root, "src_imgs"))
+    os.makedirs(os.path.join(root, "dst_imgs", "blur"))
+    open(os.path.join(root, "src_imgs", "boston.png"), "wb").close()
+    for level in (1, 2):
+        open(os.path.join(root, "dst_imgs", "blur", f"boston.BLUR.{level}.png"), "wb").close()
+    make_csiq_xlsx(root, rows)
+    assert [record.content_id for record in read_dataset("csiq", root)] == ["boston", "boston"]
 
 
 def test_csiq_through_read_dataset_checks_files(csiq_root):

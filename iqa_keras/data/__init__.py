@@ -73,6 +73,8 @@ def read_dataset(name: str, root: str | os.PathLike, check: bool = True) -> list
     module_name, function_name = DATASETS[name]
     module = importlib.import_module(f"iqa_keras.data.readers.{module_name}")
     records = getattr(module, function_name)(os.fspath(root))
+    if not records:
+        raise DatasetError(f"{os.fspath(root)}: the {name} labels list no images (a header alone?).")
     if check:
         check_files(records, dataset=name)
     return records

@@ -53,8 +53,8 @@ class MatFile:
         self.layout = layout
         try:
             self._variables = scipy.io.loadmat(path)
-        except (ValueError, OSError, NotImplementedError, scipy.io.matlab.MatReadError) as error:
-            raise DatasetError(f"Cannot read {path} as a MATLAB .mat file: {error}") from None
+        except Exception as error:  # scipy raises many kinds for a truncated or foreign file
+            raise DatasetError(f"Cannot read {path} as a MATLAB .mat file: {type(error).__name__}: {error}") from None
 
     def numbers(self, name: str, count: int | None = None) -> np.ndarray:
         """The numeric variable `name` as a float64 vector (MATLAB's column-major order)."""

@@ -93,16 +93,18 @@ def read_csiq(root: str) -> list[Record]:
         level = _level(row)
         if folder not in folders:
             folders[folder] = FolderIndex(distortions.path(folder), LAYOUT)
+        reference = references.path(f"{image}.png")
         records.append(
             Record(
                 distorted=folders[folder].path(f"{image}.{CSIQ_TOKENS[folder]}.{level}.png"),
                 raw_score=parse_float(row["dmos"], row.line, "dmos"),
                 scale=CSIQ_SCALE,
-                reference=references.path(f"{image}.png"),
+                reference=reference,
                 score_std=parse_float(row["dmos_std"], row.line, "dmos_std"),
                 distortion_type=folder,
                 distortion_level=level,
-                content_id=image,
+                # The file found, whatever case the label gave: one content per reference.
+                content_id=os.path.splitext(os.path.basename(reference))[0],
             )
         )
     return records
