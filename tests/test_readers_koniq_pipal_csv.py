@@ -220,6 +220,11 @@ def test_csv_score_column_named_dmos_is_lower_is_better_and_scenes_in_folders_ar
     records = read_csv(str(path))
     assert [(r.content_id, r.score) for r in records] == [("scene1/ref", 1.0), ("scene2/ref", 0.0)]
     assert [r.score for r in read_csv(str(path), higher_is_better=True)] == [0.0, 1.0]  # told otherwise
+    path.write_text("distorted,score,dmos\na.png,1,9\nb.png,3,2\n")  # the first name listed wins
+    assert [r.score for r in read_csv(str(path))] == [0.0, 1.0]
+    path.write_bytes("distorted,score\na.png,1\n".encode("utf-16") + b"x")  # an odd byte: not UTF-16
+    with pytest.raises(DatasetError, match=r"ratings\.csv begins as UTF-16 text but is not"):
+        read_csv(str(path))
     (parts,) = split_by_content(records, {"train": 0.5, "test": 0.5}, seed=0)
     assert sorted(len(part) for part in parts.values()) == [1, 1]
 
@@ -238,8 +243,7 @@ def test_csv_no_reference_lower_is_better_with_known_scale(folder):
     "text, message",
     [
         ("image,mos\na.png,3\n", r"missing column\(s\) distorted\. .*found image, mos"),
-        ("distorted,quality\na.png,3\n", r"expected one score column, score, mos or dmos; found none"),
-        ("distorted,mos,dmos\na.png,3,2\n", r"expected one score column, score, mos or dmos; found mos, dmos"),
+        ("distorted,quality\na.png,3\n", r"no score column \(score, mos or dmos\)"),
         ("distorted,score\n", r"header but no rows"),
         (
             "distorted,score\na.png,3\nb.png,good\n",

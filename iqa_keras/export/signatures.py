@@ -5,7 +5,7 @@ no-reference (NR) when its one input is named "distorted" or "image". Its signat
 
     serving_default  FR: reference, distorted   NR: image        float32 (N, H, W, 3), 0-255
     serve_bytes      FR: reference_bytes,       NR: image_bytes  string (N,): PNG, JPEG,
-                         distorted_bytes                         BMP or GIF files
+                         distorted_bytes                         BMP or still WebP files
 
 Preprocessing (decoding) happens inside the graph, so clients send raw images. Both
 signatures return the model's outputs by name as float32: "score" as (N,), one number

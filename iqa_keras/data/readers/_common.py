@@ -378,7 +378,10 @@ def _read_text(path: str) -> str:
     with open(path, "rb") as file:
         data = file.read()
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise DatasetError(f"{path} begins as UTF-16 text but is not: {error}") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -6,7 +6,7 @@ Columns (a header row is required; other columns are ignored):
     distorted,score[,std][,split]               no-reference
 
 The score column is named `score` or `mos` (higher is better) or `dmos` (lower is
-better), unless `higher_is_better` says otherwise. Relative paths are resolved against
+better), unless `higher_is_better` says otherwise; with several, the first of these names. Relative paths are resolved against
 the CSV file's folder. `split` accepts train, validation and test, and common aliases
 (training, val, valid, dev, testing; any case); an empty cell means no split. The scale
 is the observed range of the scores unless `scale` gives the known one. The content id
@@ -58,8 +58,7 @@ def read_csv(
         scale: the scores' known `(low, high)` range; None uses the observed min and max.
 
     Raises:
-        DatasetError: the file missing, no score column or more than one, a column
-            missing, an empty path, a score that is not a number or lies outside `scale`,
+        DatasetError: the file missing, no score column, a column missing, an empty path, a score that is not a number or lies outside `scale`,
             a negative std or an unknown split name; line errors name the line number and
             show the line.
     """
@@ -79,11 +78,8 @@ def read_csv(
     if not rows:
         raise DatasetError(f"{path} has a header but no rows; expected {_EXPECTED}.")
     named = [name for name in _SCORE_COLUMNS if name in rows[0]]
-    if len(named) != 1:
-        raise DatasetError(
-            f"{path}: expected one score column, score, mos or dmos; found "
-            f"{', '.join(named) or 'none'}. Expected {_EXPECTED}."
-        )
+    if not named:
+        raise DatasetError(f"{path}: no score column (score, mos or dmos). Expected {_EXPECTED}.")
     score_column = named[0]
     if higher_is_better is None:
         higher_is_better = _SCORE_COLUMNS[score_column]
@@ -109,7 +105,10 @@ def _parse_row(row, folder: str, known_scale: Scale | None, score_column: str) -
     std = row.get("std")
     distorted = _resolve(folder, row, "distorted")
     reference = _resolve(folder, row, "reference") if "reference" in row else None
-    content = os.path.relpath(reference or distorted, folder)
+    try:
+        content = os.path.relpath(reference or distorted, folder)
+    except ValueError:  # on another drive (Windows): no relative path
+        content = reference or distorted
     return dict(
         distorted=distorted,
         raw_score=score,
