@@ -45,7 +45,8 @@ def decode_image_bytes(contents, name: str | None = None) -> tf.Tensor:
     """
     contents = tf.convert_to_tensor(contents, tf.string)
     prefix = f"{name}: " if name else ""
-    pixels = _declared_pixels(contents)
+    is_png, is_jpeg = _starts_with(contents, _PNG_SIGNATURE), tf.io.is_jpeg(contents)  # safe on any bytes
+    pixels = _declared_pixels(contents, is_png, is_jpeg)
     checks = [
         tf.debugging.assert_none_equal(
             pixels, tf.constant(_NOT_READ, tf.int64), message=f"{prefix}not an image this decoder reads ({_FORMATS})"
@@ -59,7 +60,6 @@ def decode_image_bytes(contents, name: str | None = None) -> tf.Tensor:
     ]
     with tf.control_dependencies(checks):  # before anything reads past a short header
         contents = tf.identity(contents)
-    is_png = _starts_with(contents, _PNG_SIGNATURE)
     is_gray16_png = tf.logical_and(is_png, tf.equal(tf.strings.substr(contents, 24, 2), _GRAY16_PNG_DEPTH_AND_TYPE))
 
     def gray16():
@@ -88,7 +88,7 @@ def decode_image_bytes(contents, name: str | None = None) -> tf.Tensor:
         )
 
     image = tf.case(
-        [(is_gray16_png, gray16), (tf.io.is_jpeg(contents), jpeg), (is_png, png)], default=others, exclusive=False
+        [(is_gray16_png, gray16), (is_jpeg, jpeg), (is_png, png)], default=others, exclusive=False
     )
     image.set_shape([None, None, 3])
     return image
@@ -121,9 +121,10 @@ def _bmp_bits_per_pixel(contents) -> tf.Tensor:
     return _unsigned(contents, 28, 2, big_endian=False)
 
 
-def _declared_pixels(contents) -> tf.Tensor:
+def _declared_pixels(contents, is_png, is_jpeg) -> tf.Tensor:
     """Width x height as the file's header declares them; `_NOT_READ` for bytes of another
-    format, or too short for their header."""
+    format, or too short for their header. `is_png`, `is_jpeg`: the caller's tests of the
+    format, computed once for the header and the decoder."""
 
     def unsigned(offset, size, big_endian=False):
         return _unsigned(contents, offset, size, big_endian)
@@ -168,8 +169,8 @@ def _declared_pixels(contents) -> tf.Tensor:
     long_enough = tf.strings.length(contents) >= 32  # every field read here lies within
     return tf.case(
         [
-            (tf.logical_and(long_enough, _starts_with(contents, _PNG_SIGNATURE)), png),
-            (tf.logical_and(long_enough, tf.io.is_jpeg(contents)), jpeg),
+            (tf.logical_and(long_enough, is_png), png),
+            (tf.logical_and(long_enough, is_jpeg), jpeg),
             (tf.logical_not(long_enough), lambda: tf.constant(_NOT_READ, tf.int64)),
         ],
         default=others,

@@ -189,10 +189,10 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         keras.utils.set_random_seed(config.trainer.seed)
         passes = PassCounter()
         train_data = training_dataset(parts["train"], config.data.train, passes=passes)
-        if config.data.evaluation.tile_size is None:
-            validation_data, image_validation = evaluation_dataset(parts["validation"], config.data.evaluation), []
-        else:  # an image's score is the mean of its tiles'
-            validation_data, image_validation = None, [ImageValidation(parts["validation"], config.data.evaluation)]
+        # Tiled, an image's score is the mean of its tiles': model.fit would rank the tiles.
+        tiled = config.data.evaluation.tile_size is not None
+        validation_data = None if tiled else evaluation_dataset(parts["validation"], config.data.evaluation)
+        image_validation = [ImageValidation(parts["validation"], config.data.evaluation)] if tiled else []
         # Not the dataset's cardinality: unknown (-2) when images may be skipped.
         steps_per_epoch = config.data.train.training_batches(len(parts["train"]))
         capacity = config.trainer.srcc_capacity or max(

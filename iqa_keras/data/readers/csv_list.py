@@ -6,13 +6,13 @@ Columns (a header row is required; other columns are ignored):
     distorted,score[,std][,split]               no-reference
 
 The score column is named `score` or `mos` (higher is better) or `dmos` (lower is
-better), unless `higher_is_better` says otherwise; with several, the first of these names. Relative paths are resolved against
-the CSV file's folder. `split` accepts train, validation and test, and common aliases
-(training, val, valid, dev, testing; any case); an empty cell means no split. The scale
-is the observed range of the scores unless `scale` gives the known one. The content id
-is the reference's path relative to that folder, without extension (or the image's own,
-with no reference): `scene1/ref.png` and `scene2/ref.png` are two contents. Records keep
-the order of the file.
+better), unless `higher_is_better` says otherwise; with several, the first of these
+names. Relative paths are resolved against the CSV file's folder. `split` accepts train,
+validation and test, and common aliases (training, val, valid, dev, testing; any case);
+an empty cell means no split. The scale is the observed range of the scores unless
+`scale` gives the known one. The content id is the reference's path relative to that
+folder, without extension (or the image's own, with no reference): `scene1/ref.png` and
+`scene2/ref.png` are two contents. Records keep the order of the file.
 
 Example:
 >>> import os, tempfile
@@ -58,9 +58,9 @@ def read_csv(
         scale: the scores' known `(low, high)` range; None uses the observed min and max.
 
     Raises:
-        DatasetError: the file missing, no score column, a column missing, an empty path, a score that is not a number or lies outside `scale`,
-            a negative std or an unknown split name; line errors name the line number and
-            show the line.
+        DatasetError: the file missing, no score column, a column missing, an empty
+            path, a score that is not a number or lies outside `scale`, a negative std or
+            an unknown split name; line errors name the line number and show the line.
     """
     if higher_is_better is not None and not isinstance(higher_is_better, bool):
         raise TypeError(
