@@ -217,6 +217,18 @@ def test_decode_batch_stacks_images():
     np.testing.assert_array_equal(batch.numpy(), images(2, 6, 5).astype(np.float32))
 
 
+def test_decode_batch_names_the_input_and_both_sizes_when_sizes_differ():
+    contents = [encode(images(1, 6, 5)[0]), encode(images(1, 6, 5)[0]), encode(images(1, 7, 5)[0])]
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"distorted_bytes: all images of a batch must have the same height and width; image\] \[2\] "
+        r"\[is \(height, width\)\] \[7 5\] \[but image 0 is\] \[6 5\]",
+    ):
+        decode_image_batch(contents, "distorted_bytes")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="distorted_bytes: a batch needs at least one image"):
+        decode_image_batch(tf.zeros([0], tf.string), "distorted_bytes")
+
+
 @pytest.mark.parametrize("input_name, as_dict", [("distorted", False), ("image", True)])
 def test_no_reference_export_takes_image_and_image_bytes(tmp_path, input_name, as_dict):
     model = no_reference_model(input_name, as_dict)

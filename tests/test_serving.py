@@ -555,6 +555,9 @@ def test_an_exported_keras_model_serves_end_to_end(tmp_path):
         client = Client(running.url, "fr")
         scores, maps = client.score(distorted, reference, maps=True)
         from_bytes = client.score([_png(image) for image in distorted], [_png(image) for image in reference])
+        with pytest.raises(ServingError, match=r"distorted_bytes: all images of a batch must have the same "
+                           r"height and width; image\] \[1\] \[is \(height, width\)\] \[16 32\]"):
+            client.score([_png(distorted[0]), _png(distorted[1, :16])], [_png(image) for image in reference])
     np.testing.assert_allclose(scores, np.ravel(expected["score"]), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(from_bytes, scores, rtol=1e-4, atol=1e-6)
     assert maps.shape == tuple(expected["quality_map"].shape)

@@ -181,8 +181,9 @@ def _declared_pixels(contents, is_png, is_jpeg) -> tf.Tensor:
 def decode_image_batch(contents, name: str | None = None) -> tf.Tensor:
     """Decodes a batch of encoded images, strings (N,), to float32 (N, H, W, 3).
 
-    All images of a batch must have the same height and width (they are stacked).
-    `name` (e.g. the request field) begins the message of a failure.
+    All images of a batch must have the same height and width (they are stacked); one
+    that differs from the first fails with both sizes. `name` (e.g. the request field)
+    begins the message of a failure.
 
     Example:
     >>> import io, numpy as np
@@ -192,8 +193,30 @@ def decode_image_batch(contents, name: str | None = None) -> tf.Tensor:
     >>> decode_image_batch([buffer.getvalue()] * 2).shape
     TensorShape([2, 5, 7, 3])
     """
-    return tf.map_fn(
-        lambda one: decode_image_bytes(one, name),
-        tf.convert_to_tensor(contents, tf.string),
-        fn_output_signature=tf.TensorSpec([None, None, 3], tf.float32),
+    return _decode_batch(tf.convert_to_tensor(contents, tf.string), name)
+
+
+@tf.function(autograph=False, reduce_retracing=True)  # eagerly, a failed loop would log a stray warning
+def _decode_batch(contents, name):
+    prefix = f"{name}: " if name else ""
+
+    def decode(index, decoded, first_size):
+        image = decode_image_bytes(contents[index], name)
+        size = tf.shape(image)[:2]
+        first_size = tf.where(index == 0, size, first_size)
+        same = tf.debugging.Assert(
+            tf.reduce_all(tf.equal(size, first_size)),
+            [f"{prefix}all images of a batch must have the same height and width; image", index,
+             "is (height, width)", size, "but image 0 is", first_size],
+        )
+        with tf.control_dependencies([same]):
+            return index + 1, decoded.write(index, image), first_size
+
+    count = tf.shape(contents)[0]
+    with tf.control_dependencies([tf.debugging.assert_positive(count, f"{prefix}a batch needs at least one image")]):
+        count = tf.identity(count)
+    decoded = tf.TensorArray(tf.float32, size=count, element_shape=[None, None, 3], infer_shape=False)
+    _, decoded, _ = tf.while_loop(
+        lambda index, *_: index < count, decode, [0, decoded, tf.zeros([2], tf.int32)]
     )
+    return tf.ensure_shape(decoded.stack(), [None, None, None, 3])
