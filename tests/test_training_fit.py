@@ -119,11 +119,16 @@ class EpochRecorder(keras.callbacks.Callback):
         self.epochs.append(epoch)
 
 
-def test_train_writes_checkpoint_log_config_and_metrics(kadid_root, tmp_path):
-    config = config_from_dict(tiny_values(kadid_root, tmp_path / "run"))
-    result = train(config)
+@pytest.fixture(scope="module")
+def tiny_run(kadid_root, tmp_path_factory):
+    """The config, result and folder of one uninterrupted tiny run (2 epochs)."""
+    run = tmp_path_factory.mktemp("uninterrupted") / "run"
+    config = config_from_dict(tiny_values(kadid_root, run))
+    return config, train(config), run
 
-    run = tmp_path / "run"
+
+def test_train_writes_checkpoint_log_config_and_metrics(tiny_run):
+    config, result, run = tiny_run
     files = {"best.keras", "config.yaml", "log.csv", "metrics.json"}
     assert set(os.listdir(run)) - {"tensorboard"} == files  # TensorBoard's, if installed
     assert load_config(run / "config.yaml") == config
@@ -146,7 +151,7 @@ def test_train_writes_checkpoint_log_config_and_metrics(kadid_root, tmp_path):
     assert len(result.history["loss"]) == 2
 
 
-def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tmp_path):
+def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tiny_run, tmp_path):
     values = tiny_values(kadid_root, tmp_path / "run", epochs=2)
     with pytest.raises(KeyboardInterrupt):
         train(config_from_dict(values), callbacks=[StopAfterEpoch(0)])
@@ -168,7 +173,7 @@ def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tmp_path):
 
     # It ends where an uninterrupted run does: its epoch 1 trained on the pipeline's
     # second pass, not on the first again.
-    uninterrupted = train(config_from_dict({**values, "output_dir": str(tmp_path / "uninterrupted")}))
+    _, uninterrupted, _ = tiny_run
     assert result.history["loss"][-1] == pytest.approx(uninterrupted.history["loss"][-1], rel=1e-5)
     for weight, other in zip(result.model.weights, uninterrupted.model.weights, strict=True):
         np.testing.assert_allclose(weight.numpy(), other.numpy(), rtol=1e-4, atol=1e-6)
