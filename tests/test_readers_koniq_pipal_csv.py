@@ -104,6 +104,9 @@ def test_koniq_resolution_choice(koniq):
     assert os.path.join("512x384", KONIQ_IMAGES[0]) in read_koniq10k(koniq)[0].distorted
     large = read_koniq10k(koniq, resolution="1024x768")
     assert os.path.join("1024x768", KONIQ_IMAGES[0]) in large[0].distorted
+    assert read_dataset("koniq10k", koniq, resolution="1024x768") == large
+    with pytest.raises(ValueError, match="The koniq10k reader has no option 'size'; its options: resolution"):
+        read_dataset("koniq10k", koniq, size="1024x768")
     os.rename(os.path.join(koniq, "512x384"), os.path.join(koniq, "small"))
     assert len(read_dataset("koniq10k", koniq)) == 3  # falls back to 1024x768
     with pytest.raises(ValueError, match=r"`resolution` must be .* Received: resolution='512'"):

@@ -113,6 +113,8 @@ def test_bad_values_are_rejected_naming_the_field(override, message):
         ({"losses[0].wieght": 2}, r"`losses\[0\].wieght` is not a known key"),
         ({"model.arguments.fusion_filter": 8}, "`model.arguments.fusion_filter` is not an argument of SiameseDifferenceIQA"),
         ({"losses[0].arguments.margin": 1}, r"`losses\[0\].arguments.margin` is not an argument of MeanAbsoluteError"),
+        ({"data.options.resolution": "1024x768"},
+         "`data.options.resolution` is not an option of the kadid10k reader; its options: none"),
         (["losses.weight=0.5"], r"`losses` is a list: name an item, e.g. losses\[0\].weight"),
         (["losses.arguments.margin=1"], r"`losses` is a list: name an item, e.g. losses\[0\].arguments"),
     ],
@@ -143,6 +145,19 @@ def test_an_official_split_of_records_without_one_is_named_as_the_config_field()
                for index in range(4)]
     with pytest.raises(ConfigError, match=r"`data.split` is 'official', but None of the 4 records has an official"):
         DataConfig(dataset="kadid10k", root="x", split="official").split_records(records)
+
+
+def test_data_options_reach_the_reader(tmp_path):
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("distorted,score\n" + "".join(f"image{index}.png,{index}\n" for index in range(1, 6)))
+    for index in range(1, 6):
+        (tmp_path / f"image{index}.png").write_bytes(b"")  # only their existence is checked
+    default = DataConfig(dataset="csv", root=str(ratings)).read_parts()
+    lower_is_better = DataConfig(dataset="csv", root=str(ratings), options={"higher_is_better": False}).read_parts()
+    scores = {record.distorted: record.score for part in default.values() for record in part}
+    flipped = {record.distorted: record.score for part in lower_is_better.values() for record in part}
+    assert scores.keys() == flipped.keys() and len(scores) == 5
+    assert all(flipped[path] == pytest.approx(1.0 - scores[path]) for path in scores)
 
 
 @pytest.mark.parametrize("override, message", [

@@ -31,7 +31,6 @@ import keras
 import numpy as np
 
 from iqa_keras.atomic import save_model_atomic, write_atomic, write_json_atomic
-from iqa_keras.data import read_dataset
 from iqa_keras.data.arrays import CropBatches
 from iqa_keras.evaluation import evaluate
 from iqa_keras.io import read_image
@@ -56,7 +55,7 @@ def main(argv=None) -> int:
                          "train with `iqa-keras train`, or resize the images beforehand")
     os.makedirs(config.output_dir, exist_ok=True)
     save_config(config, os.path.join(config.output_dir, "config.yaml"))
-    parts = config.data.split_records(read_dataset(config.data.dataset, config.data.root))
+    parts = config.data.read_parts()
     train = config.data.train
     started = time.time()
     with precision_policy(config.trainer.precision) as precision:

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 
 from iqa_keras.data.pipeline_config import PipelineConfig
@@ -21,6 +22,7 @@ from iqa_keras.data.splits import official_split, split_by_content
 __all__ = [
     "DATASETS",
     "read_dataset",
+    "reader_options",
     "Record",
     "Scale",
     "DatasetError",
@@ -60,21 +62,42 @@ DATASETS = {
 }
 
 
-def read_dataset(name: str, root: str | os.PathLike, check: bool = True) -> list[Record]:
+def read_dataset(name: str, root: str | os.PathLike, check: bool = True, **options) -> list[Record]:
     """Reads a database from its original release folder (or a CSV file for `csv`).
 
     Args:
         name: one of `DATASETS`.
         root: the release folder as its authors ship it; for `csv`, the CSV file.
         check: verify that every image file exists (raises `DatasetError` listing them).
+        **options: the reader's own options (`reader_options(name)`), e.g.
+            `resolution="1024x768"` for `koniq10k`.
     """
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}. Expected one of: {', '.join(sorted(DATASETS))}")
-    module_name, function_name = DATASETS[name]
-    module = importlib.import_module(f"iqa_keras.data.readers.{module_name}")
-    records = getattr(module, function_name)(os.fspath(root))
+    known = reader_options(name)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(
+            f"The {name} reader has no option {unknown[0]!r}; its options: {', '.join(known) or 'none'}."
+        )
+    records = _reader(name)(os.fspath(root), **options)
     if not records:
         raise DatasetError(f"{os.fspath(root)}: the {name} labels list no images (a header alone?).")
     if check:
         check_files(records, dataset=name)
     return records
+
+
+def reader_options(name: str) -> tuple[str, ...]:
+    """The options that `read_dataset(name, root, **options)` passes to the reader.
+
+    Example:
+    >>> reader_options("koniq10k"), reader_options("csv"), reader_options("live")
+    (('resolution',), ('higher_is_better', 'scale'), ())
+    """
+    return tuple(inspect.signature(_reader(name)).parameters)[1:]  # all but the root
+
+
+def _reader(name: str):
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}. Expected one of: {', '.join(sorted(DATASETS))}")
+    module_name, function_name = DATASETS[name]
+    return getattr(importlib.import_module(f"iqa_keras.data.readers.{module_name}"), function_name)

@@ -57,7 +57,15 @@ from dataclasses import field
 import keras
 import yaml
 
-from iqa_keras.data import DATASETS, PipelineConfig, Record, official_split, split_by_content
+from iqa_keras.data import (
+    DATASETS,
+    PipelineConfig,
+    Record,
+    official_split,
+    read_dataset,
+    reader_options,
+    split_by_content,
+)
 from iqa_keras.atomic import write_atomic
 from iqa_keras.losses import (
     MeanAbsoluteError,
@@ -154,6 +162,8 @@ class DataConfig:
     Args:
         dataset: the reader, one of `iqa_keras.data.DATASETS`.
         root: the dataset's folder (the CSV file for `csv`).
+        options: the reader's own options (`iqa_keras.data.reader_options`), e.g.
+            `{resolution: 1024x768}` for `koniq10k`, `{higher_is_better: false}` for `csv`.
         split: `"content"`: a random split by content with `ratios`; `"official"`: the
             release's own split (then evaluated on `test`, or `validation` without one).
         ratios: the share of contents in each of `train`, `validation` and `test`.
@@ -166,6 +176,7 @@ class DataConfig:
 
     dataset: str = "kadid10k"
     root: str = ""
+    options: dict = field(default_factory=dict)
     split: str = "content"
     ratios: dict = field(default_factory=lambda: {"train": 0.6, "validation": 0.2, "test": 0.2})
     split_seed: int = 0
@@ -177,6 +188,14 @@ class DataConfig:
     def __post_init__(self):
         _check_choice("dataset", self.dataset, sorted(DATASETS))
         _check_type("root", self.root, str, "a path")
+        _check_type("options", self.options, Mapping, "a mapping of the reader's options")
+        known = reader_options(self.dataset)
+        for option in self.options:
+            if option not in known:
+                raise ConfigError(
+                    f"options.{option}",
+                    f"is not an option of the {self.dataset} reader; its options: {', '.join(known) or 'none'}",
+                )
         _check_choice("split", self.split, SPLITS)
         _check_int("split_seed", self.split_seed, minimum=0)
         ratios = self.ratios
@@ -199,6 +218,11 @@ class DataConfig:
             self.train.check_training()
         except ValueError as error:
             raise _named(error, "train", [item.name for item in dataclasses.fields(PipelineConfig)]) from None
+
+    def read_parts(self) -> dict[str, list[Record]]:
+        """The records of `dataset` at `root`, read with `options`, split as
+        `split_records` splits them."""
+        return self.split_records(read_dataset(self.dataset, self.root, **self.options))
 
     def split_records(self, records: Sequence[Record]) -> dict[str, list[Record]]:
         """The `train`, `validation` and `test` parts of `records` as `split` says (with

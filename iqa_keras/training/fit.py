@@ -181,7 +181,7 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     if chief:
         _write_resolved_config(config, output_dir, run_files.is_resuming(output_dir, backup_dir))
 
-    parts = config.data.split_records(read_dataset(config.data.dataset, config.data.root))
+    parts = config.data.read_parts()
     _check_crops_fit(parts["train"], config.data.train)
     if config.gan is not None:
         _check_references(parts["train"], config)
