@@ -286,6 +286,10 @@ def test_compose_chains_seeded_steps(crop):
     for (type_, level), step_seed in zip(steps, seeds):
         manual = distortions.distort(manual, type_, level, seed=step_seed)
     np.testing.assert_array_equal(first, manual)
+    # A SeedSequence gives the same chain however often it is passed (spawn() would not).
+    sequence = np.random.SeedSequence(5)
+    np.testing.assert_array_equal(distortions.compose(crop, steps, seed=sequence), first)
+    np.testing.assert_array_equal(distortions.compose(crop, steps, seed=sequence), first)
 
 
 @pytest.mark.parametrize("steps", [[], "jpeg", [("jpeg",)], [("jpeg", 6)], [("fog", 1)]])

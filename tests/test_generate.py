@@ -184,6 +184,60 @@ def test_resuming_compositions_from_other_types_or_levels_is_refused(pristine, t
     generate(pristine, out)  # the recipe of the composition files there: allowed
 
 
+def test_a_run_with_other_types_adds_its_images_to_the_labels(pristine, tmp_path):
+    out = tmp_path / "out"
+    generate(pristine, out, types=["jpeg"], compositions=0)
+    generate(pristine, out, types=["pixelate"], compositions=0)
+    names = [row["dist_img"] for row in read_csv(out / "dmos.csv")]
+    assert names == sorted(f"I0{ref}_{kind:02d}_0{level}.png" for ref in (1, 2) for kind in (10, 21) for level in LEVELS)
+    generate(pristine, out)  # compositions join, numbered with the width of the first run that made them
+    os.remove(out / "images" / "I01_10_01.png")  # a label without its image is dropped
+    generate(pristine, out, compositions=0)
+    singles = {f"I0{ref}_{kind:02d}_0{level}.png" for ref in (1, 2) for kind in (10, 21, 23) for level in LEVELS}
+    compositions = {"I01_C2_01.png", "I02_C2_01.png"}
+    assert [row["dist_img"] for row in read_csv(out / "dmos.csv")] == sorted(singles | compositions)
+    assert (out / "images" / "I01_10_01.png").exists()  # remade by the last run
+    assert [row["dist_img"] for row in read_csv(out / "compositions.csv")] == sorted(compositions)
+    with pytest.raises(DatasetError, match="numbers its compositions with 2 digits, so at most 99"):
+        generate(pristine, out, compositions=100)
+
+
+def test_a_folder_holding_another_dataset_is_refused_untouched(pristine, tmp_path):
+    out = tmp_path / "kadid"
+    (out / "images").mkdir(parents=True)
+    (out / "dmos.csv").write_text("dist_img,ref_img,dmos,var\nI01_01_01.png,I01.png,4.1,0.2\n")
+    with pytest.raises(DatasetError, match="without the generation.json that `generate` writes"):
+        generate(pristine, out)
+    assert (out / "dmos.csv").read_text().endswith("I01.png,4.1,0.2\n")
+    assert sorted(os.listdir(out)) == ["dmos.csv", "images"] and not os.listdir(out / "images")
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("dog.png", b"\x89PNG\r\n\x1a\n cut short", r"dog.png cannot be read as an image"),
+    ("tiny.png", (40, 64), r"tiny.png is 64x40 \(width x height\); non_eccentricity_patch needs images of at least 48x48"),
+])  # fmt: skip
+def test_a_bad_pristine_file_is_named_before_anything_is_written(pristine, tmp_path, name, content, message):
+    if isinstance(content, bytes):
+        (pristine / name).write_bytes(content)
+    else:
+        Image.new("RGB", content[::-1]).save(pristine / name)
+    (pristine / "LICENSE.pdf").write_bytes(b"%PDF-1.4")  # Pillow writes PDF but cannot read it: not a photo
+    with pytest.raises(DatasetError, match=message):
+        generate(pristine, tmp_path / "out", types=["jpeg", "non_eccentricity_patch"])
+    assert not (tmp_path / "out").exists()
+    (pristine / name).unlink()
+    generate(pristine, tmp_path / "out", types=["jpeg", "non_eccentricity_patch"])  # the folder starts clean
+
+
+def test_a_pillow_without_openjpeg_is_refused_before_anything_is_written(pristine, tmp_path, monkeypatch):
+    from PIL import features
+
+    monkeypatch.setattr(features, "check", lambda feature: feature != "jpg_2000")
+    with pytest.raises(ValueError, match="jpeg2000 distortion needs Pillow built with OpenJPEG"):
+        generate(pristine, tmp_path / "out", types=["jpeg2000", "jpeg"])
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [

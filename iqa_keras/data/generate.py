@@ -14,15 +14,16 @@ Written under `out_dir`:
     references.csv    ref_img,source: which pristine file each reference was made from
     compositions.csv  dist_img,ref_img,steps,dmos: each composition's steps, applied left
                       to right, as `name:level` joined by `+` (only when compositions > 0)
-    generation.json   the seed, max_side and the types and levels compositions draw from, so
-                      that a rerun with others cannot mix datasets
+    generation.json   the seed, max_side, the types and levels compositions draw from and
+                      the digits of their numbers, so that a rerun cannot mix datasets
 
 References are numbered in the sorted order of the pristine file names, with as many
 digits as needed and at least two (`I01`..`I81`; `I001`.. past 99 images). Each output has
 its own seed derived from (seed, reference number, type, level), so a rerun writes the same
 files; outputs already there are kept, missing ones are made, and `dmos.csv` and
-`compositions.csv` are rewritten complete at the end (`references.csv` and
-`generation.json` at the start, so that an interrupted run is resumed only as it began).
+`compositions.csv` are rewritten complete at the end, with the images of earlier runs in the
+folder (a run with other types or levels adds to it), `references.csv` and
+`generation.json` at the start (so that an interrupted run is resumed only as it began).
 Every file is written atomically (a temporary file in the same folder, then `os.replace`),
 so an interrupted run leaves no partial image.
 
@@ -53,7 +54,7 @@ import sys
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, features
 from tqdm import tqdm
 
 from iqa_keras.atomic import TEMPORARY_PREFIX, write_atomic, write_json_atomic
@@ -121,7 +122,9 @@ def generate_dataset(
         pristine_dir: folder of pristine images (every file Pillow can read, not
             recursive, hidden files skipped), or a list of such folders, taken in order
             (their files are then named `FOLDER/NAME` in `references.csv`).
-        out_dir: the dataset folder; created if needed, resumed if it exists.
+        out_dir: the dataset folder; created if needed, resumed if it exists (a run with
+            other types, levels or compositions adds its images: the labels list every
+            image of the folder).
         types: KADID distortion ids or names (see `get_distortion`); None for all 25.
         levels: the levels 1..5 to make of each type.
         compositions: how many random compositions to make per reference: each applies
@@ -136,8 +139,10 @@ def generate_dataset(
             depend on it.
 
     Raises:
-        DatasetError: no readable pristine images, or `out_dir` was made from other
-            pristine files or another seed.
+        DatasetError: no readable pristine images, a pristine file that is no image or
+            too small for a distortion (before anything is written), `out_dir` made from
+            other pristine files or another seed, or holding a dataset `generate` did not
+            make.
     """
     distortions = _check_types(types)
     levels = _check_levels(levels)
@@ -154,8 +159,15 @@ def generate_dataset(
             "`compositions` needs at least 2 distortion types to combine. "
             f"Received: types={types!r}"
         )
+    if any(distortion.name == "jpeg2000" for distortion in distortions) and not features.check("jpg_2000"):
+        raise ValueError(
+            "The jpeg2000 distortion needs Pillow built with OpenJPEG (PIL.features.check('jpg_2000') is "
+            "False): install such a Pillow, or leave out type 9."
+        )
     out_dir = os.fspath(out_dir)
+    _check_not_foreign(out_dir)
     sources = reference_sources(pristine_dir)
+    _check_sources(sources, distortions, max_side)
     references = {reference: name for reference, (name, _) in sources.items()}
     images_dir = os.path.join(out_dir, "images")
     os.makedirs(images_dir, exist_ok=True)
@@ -164,11 +176,20 @@ def generate_dataset(
     if compositions:  # which steps a composition draws depends on these
         settings["composed_from"] = {"types": [d.id for d in distortions], "levels": list(levels)}
     settings = _check_previous_run(out_dir, references, settings)
+    if compositions:  # the first run with compositions fixes the width of their numbers
+        digits = settings.setdefault("composition_digits", max(2, len(str(compositions))))
+        if compositions >= 10**digits:
+            raise DatasetError(
+                f"{out_dir} numbers its compositions with {digits} digits, so at most {10**digits - 1} per "
+                f"reference. Received: compositions={compositions}. Use a new output folder."
+            )
     # Recorded first, so that even an interrupted run cannot be resumed with other settings.
     _write_settings(out_dir, references, settings)
 
     plans = {
-        reference: _plan(reference, number, distortions, levels, compositions, seed)
+        reference: _plan(
+            reference, number, distortions, levels, compositions, seed, settings.get("composition_digits")
+        )
         for number, reference in enumerate(references, 1)
     }
     total = sum(1 + len(outputs) for outputs in plans.values())
@@ -242,12 +263,51 @@ def _generate_reference(
 def _downscaled(image: np.ndarray, max_side: int | None) -> np.ndarray:
     """`image` (float 0-255) with its longer side at most `max_side` (Lanczos, 8-bit)."""
     height, width = image.shape[:2]
-    if max_side is None or max(height, width) <= max_side:
+    size = _downscaled_size(width, height, max_side)
+    if size == (width, height):
         return image
-    scale = max_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
     pixels = Image.fromarray(np.clip(np.rint(image), 0, 255).astype(np.uint8), "RGB")
     return np.asarray(pixels.resize(size, Image.Resampling.LANCZOS), np.float32)
+
+
+def _downscaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """(width, height) with the longer side at most `max_side`."""
+    if max_side is None or max(height, width) <= max_side:
+        return width, height
+    scale = max_side / max(height, width)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _check_not_foreign(out_dir: str) -> None:
+    """Refuses a folder that holds a dataset `generate` did not make: its labels would be
+    overwritten."""
+    if os.path.exists(os.path.join(out_dir, "generation.json")):
+        return
+    images = os.path.join(out_dir, "images")
+    if os.path.exists(os.path.join(out_dir, "dmos.csv")) or (os.path.isdir(images) and os.listdir(images)):
+        raise DatasetError(
+            f"{out_dir} holds a dataset (dmos.csv or images/) without the generation.json that `generate` "
+            "writes; generating into it would overwrite its labels. Use a new output folder."
+        )
+
+
+def _check_sources(sources: dict[str, tuple[str, str]], distortions: list[Distortion], max_side) -> None:
+    """Reads each pristine file's size before anything is written, so that a file that is
+    no image, or too small for a distortion, is named before a run starts."""
+    needing = max(distortions, key=lambda distortion: distortion.min_side)
+    for _, path in sources.values():
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            raise DatasetError(f"Pristine file {path} cannot be read as an image: {error}") from None
+        width, height = _downscaled_size(width, height, max_side)
+        if min(width, height) < needing.min_side:
+            after = f" after max_side={max_side}" if max_side is not None else ""
+            raise DatasetError(
+                f"Pristine file {path} is {width}x{height} (width x height{after}); {needing.name} needs "
+                f"images of at least {needing.min_side}x{needing.min_side}."
+            )
 
 
 def _check_types(types) -> list[Distortion]:
@@ -287,7 +347,7 @@ def pristine_files(pristine_dir: str) -> list[str]:
     """The image files of a pristine folder, sorted: the order references are numbered in."""
     if not os.path.isdir(pristine_dir):
         raise DatasetError(f"Pristine image folder not found: {pristine_dir}")
-    extensions = set(Image.registered_extensions())
+    extensions = {extension for extension, kind in Image.registered_extensions().items() if kind in Image.OPEN}
     names = sorted(
         name
         for name in os.listdir(pristine_dir)
@@ -307,6 +367,7 @@ def _plan(
     levels: list[int],
     compositions: int,
     seed: int,
+    composition_digits: int | None,
 ) -> list[_Output]:
     """The outputs of one reference, each with its label and its own seed."""
     outputs = [
@@ -319,7 +380,6 @@ def _plan(
         for distortion in distortions
         for level in levels
     ]
-    width = max(2, len(str(compositions)))
     for index in range(1, compositions + 1):
         choice_seed, image_seed = np.random.SeedSequence(
             [seed, number, _COMPOSITION_SEED_TAG, index]
@@ -330,7 +390,7 @@ def _plan(
         steps = tuple((distortions[i], int(rng.choice(levels))) for i in chosen)
         outputs.append(
             _Output(
-                name=f"{reference}_C{size}_{index:0{width}d}.png",
+                name=f"{reference}_C{size}_{index:0{composition_digits}d}.png",
                 steps=steps,
                 score=composition_score(steps),
                 seed=image_seed,
@@ -393,17 +453,39 @@ def _write_settings(out_dir: str, references: dict[str, str], settings: dict) ->
 
 
 def _write_labels(out_dir: str, plans: dict[str, list[_Output]]) -> None:
-    labels = [("dist_img", "ref_img", "dmos", "var")]
-    steps = [("dist_img", "ref_img", "steps", "dmos")]
+    """Writes `dmos.csv` and `compositions.csv`: this run's images, and those earlier runs
+    labelled that are still there (the same settings give a name the same label)."""
+    labels = _earlier_rows(out_dir, "dmos.csv")
+    steps = _earlier_rows(out_dir, "compositions.csv")
     for reference, outputs in plans.items():
         for output in outputs:
-            labels.append((output.name, f"{reference}.png", f"{output.score:.4f}", "0"))
+            labels[output.name] = (output.name, f"{reference}.png", f"{output.score:.4f}", "0")
             if len(output.steps) > 1:
                 recipe = "+".join(f"{step.name}:{level}" for step, level in output.steps)
-                steps.append((output.name, f"{reference}.png", recipe, f"{output.score:.4f}"))
-    _write_csv(os.path.join(out_dir, "dmos.csv"), labels)
-    if len(steps) > 1:
-        _write_csv(os.path.join(out_dir, "compositions.csv"), steps)
+                steps[output.name] = (output.name, f"{reference}.png", recipe, f"{output.score:.4f}")
+    _write_table(out_dir, "dmos.csv", labels)
+    if steps:
+        _write_table(out_dir, "compositions.csv", steps)
+
+
+_HEADERS = {
+    "dmos.csv": ("dist_img", "ref_img", "dmos", "var"),
+    "compositions.csv": ("dist_img", "ref_img", "steps", "dmos"),
+}
+
+
+def _write_table(out_dir: str, table: str, rows: dict[str, tuple]) -> None:
+    _write_csv(os.path.join(out_dir, table), [_HEADERS[table], *(rows[name] for name in sorted(rows))])
+
+
+def _earlier_rows(out_dir: str, table: str) -> dict[str, tuple]:
+    """The rows of `table` that an earlier run wrote, of images still in `images/`."""
+    path = os.path.join(out_dir, table)
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8", newline="") as file:
+        rows = [tuple(row) for row in csv.reader(file)][1:]
+    return {row[0]: row for row in rows if os.path.exists(os.path.join(out_dir, "images", row[0]))}
 
 
 def _write_csv(path: str, rows: list[tuple]) -> None:

@@ -65,6 +65,7 @@ class Distortion:
             `spatial`, `sharpness_contrast`).
         parameters: the parameter of each level 1..5.
         function: `function(image, level, rng)` that applies it.
+        min_side: the smallest height and width it takes.
     """
 
     id: int
@@ -72,6 +73,7 @@ class Distortion:
     group: str
     parameters: tuple
     function: Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
+    min_side: int = 1
 
 
 DISTORTIONS = (
@@ -79,7 +81,9 @@ DISTORTIONS = (
     Distortion(2, "lens_blur", "blur", blur.LENS_BLUR_RADII, blur.lens_blur),
     Distortion(3, "motion_blur", "blur", blur.MOTION_BLUR_LENGTHS, blur.motion_blur),
     Distortion(4, "color_diffusion", "color", color.COLOR_DIFFUSION_AMOUNTS, color.color_diffusion),
-    Distortion(5, "color_shift", "color", color.COLOR_SHIFT_PIXELS, color.color_shift),
+    Distortion(
+        5, "color_shift", "color", color.COLOR_SHIFT_PIXELS, color.color_shift, color.COLOR_SHIFT_MIN_SIDE
+    ),
     Distortion(
         6, "color_quantization", "color", color.COLOR_QUANTIZATION_COLORS, color.color_quantization
     ),
@@ -122,6 +126,7 @@ DISTORTIONS = (
         "spatial",
         spatial.NON_ECCENTRICITY_PATCH_COUNTS,
         spatial.non_eccentricity_patch,
+        spatial.NON_ECCENTRICITY_MIN_SIDE,
     ),
     Distortion(21, "pixelate", "spatial", spatial.PIXELATE_STRENGTHS, spatial.pixelate),
     Distortion(
@@ -223,8 +228,9 @@ def compose(image: np.ndarray, steps: Sequence[tuple], seed=None) -> np.ndarray:
     Args:
         image: float HxWx3 array with values in [0, 1].
         steps: a sequence of `(type, level)` pairs, applied first to last.
-        seed: as in `distort`; the steps' seeds are spawned from it
-            (`numpy.random.SeedSequence.spawn`), so one seed reproduces the whole chain.
+        seed: as in `distort`; the steps' seeds are its first children (as
+            `numpy.random.SeedSequence.spawn` makes them), so one seed reproduces the
+            whole chain, also when it is a `SeedSequence` used before.
 
     Example:
     >>> image = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
@@ -234,9 +240,18 @@ def compose(image: np.ndarray, steps: Sequence[tuple], seed=None) -> np.ndarray:
     """
     steps = _check_steps(steps)
     result = check_image(image)
-    for (distortion, level), step_seed in zip(steps, _seed_sequence(seed).spawn(len(steps))):
+    for (distortion, level), step_seed in zip(steps, _children(_seed_sequence(seed), len(steps))):
         result = distort(result, distortion, level, seed=step_seed)
     return result
+
+
+def _children(sequence: np.random.SeedSequence, count: int) -> list[np.random.SeedSequence]:
+    """The first `count` children `sequence.spawn` would give, leaving `sequence` as it is
+    (spawning counts the children it gave, so a second call would give others)."""
+    return [
+        np.random.SeedSequence(sequence.entropy, spawn_key=(*sequence.spawn_key, index), pool_size=sequence.pool_size)
+        for index in range(count)
+    ]
 
 
 def _seed_sequence(seed) -> np.random.SeedSequence:

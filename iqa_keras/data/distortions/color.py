@@ -39,6 +39,7 @@ __all__ = [
 
 COLOR_DIFFUSION_AMOUNTS = (1, 3, 6, 8, 12)
 COLOR_SHIFT_PIXELS = (1, 3, 6, 8, 12)
+COLOR_SHIFT_MIN_SIDE = 2  # it needs a gradient
 COLOR_QUANTIZATION_COLORS = (64, 48, 32, 16, 8)
 COLOR_SATURATION_1_FACTORS = (0.4, 0.2, 0.1, 0.0, -0.4)
 COLOR_SATURATION_2_FACTORS = (1, 2, 3, 6, 9)
@@ -107,9 +108,10 @@ def color_shift(image: np.ndarray, level: int, rng: np.random.Generator) -> np.n
     """
     image = check_image(image)
     pixels = COLOR_SHIFT_PIXELS[check_level(level) - 1]
-    if min(image.shape[:2]) < 2:
+    if min(image.shape[:2]) < COLOR_SHIFT_MIN_SIDE:
         raise ValueError(
-            "`image` must be at least 2x2 pixels for color_shift (it needs a gradient). "
+            f"`image` must be at least {COLOR_SHIFT_MIN_SIDE}x{COLOR_SHIFT_MIN_SIDE} pixels for color_shift "
+            "(it needs a gradient). "
             f"Received: shape={image.shape}"
         )
     direction = rng.random(2)

@@ -41,6 +41,7 @@ COLOR_BLOCK_COUNTS = (2, 4, 6, 8, 10)
 _JITTER_ROUNDS = 5
 _PATCH_SIZE = 16
 _PATCH_RADIUS = 16
+NON_ECCENTRICITY_MIN_SIDE = _PATCH_SIZE + 2 * _PATCH_RADIUS  # patches stay inside the image
 _BLOCK_SIZE = 32
 _HISTOGRAM_BINS = 256
 
@@ -89,8 +90,8 @@ def non_eccentricity_patch(image: np.ndarray, level: int, rng: np.random.Generat
     """
     image = check_image(image)
     count = NON_ECCENTRICITY_PATCH_COUNTS[check_level(level) - 1]
-    minimum = _PATCH_SIZE + 2 * _PATCH_RADIUS
-    if min(image.shape[:2]) < minimum:
+    if min(image.shape[:2]) < NON_ECCENTRICITY_MIN_SIDE:
+        minimum = NON_ECCENTRICITY_MIN_SIDE
         raise ValueError(
             f"non_eccentricity_patch needs an image of at least {minimum}x{minimum}. "
             f"Received: shape={image.shape}"
