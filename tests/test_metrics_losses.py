@@ -36,6 +36,17 @@ def test_loss_has_a_finite_nonzero_gradient(loss_class, metric, size, photos):
     assert np.all(np.isfinite(gradient)) and np.abs(gradient).max() > 0
 
 
+def test_ms_ssim_loss_gradient_is_finite_where_a_scale_is_anticorrelated(photos):
+    # An inverted image: negative contrast-structure terms, clipped to 0 (as an untrained
+    # network's output meets them); their scales pass no gradient, the rest stays finite.
+    references, _ = pair(photos, 176)
+    prediction = tf.Variable(255.0 - references)
+    with tf.GradientTape() as tape:
+        value = MSSSIMLoss()(references, prediction)
+    gradient = tape.gradient(value, prediction).numpy()
+    assert float(value) == pytest.approx(1.0) and np.all(np.isfinite(gradient))
+
+
 @pytest.mark.parametrize("loss_class", [SSIMLoss, MSSSIMLoss])
 def test_config_round_trip_keeps_every_argument(loss_class):
     loss = loss_class(data_range=1.0, color="gray", reduction="sum", name="quality")

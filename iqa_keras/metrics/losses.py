@@ -71,9 +71,9 @@ class SSIMLoss(_SimilarityLoss):
 class MSSSIMLoss(_SimilarityLoss):
     """`1 - ms_ssim(y_true, y_pred)`, in [0, 1]; images at least 161x161 pixels.
 
-    The gradient of `ms_ssim` is infinite where a scale's term is exactly 0 (the
-    fractional power of a clipped negative term); that happens only for images with
-    no structure in common.
+    A scale whose contrast-structure term is negative (clipped to 0, as MATLAB's
+    `msssim.m` does) passes no gradient, so the loss stays finite for the predictions of
+    an untrained network.
 
     Args:
         data_range: the span of the pixel values (255.0 for 0-255 images).

@@ -119,11 +119,19 @@ def ms_ssim(reference, distorted, data_range: float = 255.0, color: str = "gray"
         similarity, contrast_structure = _ssim_and_contrast_structure(reference, distorted, data_range)
         terms.append(contrast_structure)
     terms[-1] = similarity
-    weighted = [ops.power(ops.relu(term), weight) for term, weight in zip(terms, MS_SSIM_WEIGHTS)]
+    weighted = [_clipped_power(term, weight) for term, weight in zip(terms, MS_SSIM_WEIGHTS)]
     per_channel = weighted[0]
     for term in weighted[1:]:
         per_channel = per_channel * term
     return pair.restore(ops.mean(per_channel, axis=-1))
+
+
+def _clipped_power(term, weight):
+    """`max(term, 0) ** weight`, as MATLAB's `msssim.m` clips; where the term is not positive
+    its gradient is 0, not the NaN of `relu(term) ** weight` (0 ** weight has an infinite
+    slope, times relu's 0), which untrained networks meet at once."""
+    positive = term > 0
+    return ops.where(positive, ops.power(ops.where(positive, term, ops.ones_like(term)), weight), 0.0)
 
 
 def _ssim_and_contrast_structure(reference, distorted, data_range):
