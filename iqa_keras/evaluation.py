@@ -298,7 +298,13 @@ def _fit(x: np.ndarray, y: np.ndarray) -> LogisticMapping:
             (c1, c2, c3, c4, c5), _ = optimize.curve_fit(
                 _logistic, z, y, p0=initial, maxfev=10_000
             )
-    except (RuntimeError, ValueError) as error:
+    except RuntimeError:
+        # Levenberg-Marquardt ran out of evaluations, as on small sets of saturating
+        # predictions (b1 and b4 trade off along a flat valley): a trust-region fit from
+        # the same start, whose last iterate is kept if it beats the straight line.
+        residuals = lambda c: _logistic(z, *c) - y  # noqa: E731
+        c1, c2, c3, c4, c5 = optimize.least_squares(residuals, initial, method="trf", max_nfev=10_000).x
+    except ValueError as error:
         return _fall_back(linear, f"it did not converge ({error})")
     # Back from standardised predictions: c2 * (z - c3) == b2 * (x - b3) and
     # c4 * z + c5 == b4 * x + b5.

@@ -160,14 +160,14 @@ def test_rmse_is_zero_on_exact_logistic_data():
     assert rmse(predictions, mos, fit=False) > 1.0
 
 
-def _raise_runtime_error(*args, **kwargs):
-    raise RuntimeError("Optimal parameters not found: maxfev reached")
+def _raise_value_error(*args, **kwargs):
+    raise ValueError("Residuals are not finite in the initial point.")
 
 
 @pytest.mark.parametrize(
     "fake_curve_fit, reason",
     [
-        (_raise_runtime_error, "did not converge"),
+        (_raise_value_error, "did not converge"),
         (lambda *args, **kwargs: (np.full(5, np.nan), None), "non-finite parameters"),
         (lambda *args, **kwargs: (np.array([0.0, 1.0, 0.0, 0.0, 0.0]), None), "local minimum"),
     ],
@@ -187,6 +187,19 @@ def test_failed_fit_falls_back_to_a_line_with_a_warning(
         result = evaluate(predictions, mos)
     assert result.plcc == pytest.approx(result.plcc_raw, abs=1e-12)
     assert np.isfinite(result.rmse)
+
+
+def test_a_fit_that_runs_out_of_evaluations_goes_on_with_a_trust_region_fit():
+    # A small set of saturating predictions: Levenberg-Marquardt's evaluations run out
+    # along a flat valley (b1 against b4); the line would lose much of the fit.
+    rng = np.random.default_rng(6)
+    quality = rng.random(20)
+    predictions = 1 / (1 + np.exp(-8 * (quality - 0.5))) + rng.normal(0, 0.05, 20)
+    mos = 1 + 4 * quality + rng.normal(0, 0.3, 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LogisticFitWarning)
+        fitted = plcc(predictions, mos, fit=True)
+    assert fitted > plcc(predictions, mos) + 0.02
 
 
 # --------------------------------------------------------------------------------------
