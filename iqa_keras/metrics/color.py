@@ -35,6 +35,7 @@ from keras import ops
 
 __all__ = [
     "COLORS",
+    "IMAGE_AXES",
     "GRAY_WEIGHTS",
     "Y_WEIGHTS",
     "PreparedPair",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 COLORS = ("rgb", "y", "gray")
+
+IMAGE_AXES = (1, 2, 3)  # height, width and channels of a PreparedPair's NHWC tensors
 
 # MATLAB rgb2gray: first row of inv([1 0.956 0.621; 1 -0.272 -0.647; 1 -1.106 1.703]).
 GRAY_WEIGHTS = (0.298936021293775, 0.587043074451121, 0.114020904255103)

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 from keras import ops
 
-from iqa_keras.metrics.color import check_min_size, prepare_pair
+from iqa_keras.metrics.color import IMAGE_AXES, check_min_size, prepare_pair
 
 __all__ = ["lmse", "nae", "max_difference", "structural_content"]
-
-_IMAGE_AXES = (1, 2, 3)
 
 
 def lmse(reference, distorted, data_range: float = 255.0, color: str = "rgb"):
@@ -51,8 +49,8 @@ def lmse(reference, distorted, data_range: float = 255.0, color: str = "rgb"):
     pair = prepare_pair(reference, distorted, data_range, color)
     check_min_size(pair.reference, 3, "the 4-neighbour Laplacian of LMSE needs interior pixels")
     reference_laplacian = _laplacian(pair.reference)
-    error = ops.sum(ops.square(reference_laplacian - _laplacian(pair.distorted)), axis=_IMAGE_AXES)
-    return pair.restore(error / ops.sum(ops.square(reference_laplacian), axis=_IMAGE_AXES))
+    error = ops.sum(ops.square(reference_laplacian - _laplacian(pair.distorted)), axis=IMAGE_AXES)
+    return pair.restore(error / ops.sum(ops.square(reference_laplacian), axis=IMAGE_AXES))
 
 
 def nae(reference, distorted, data_range: float = 255.0, color: str = "rgb"):
@@ -66,8 +64,8 @@ def nae(reference, distorted, data_range: float = 255.0, color: str = "rgb"):
     0.25
     """
     pair = prepare_pair(reference, distorted, data_range, color)
-    error = ops.sum(ops.abs(pair.reference - pair.distorted), axis=_IMAGE_AXES)
-    return pair.restore(error / ops.sum(ops.abs(pair.reference), axis=_IMAGE_AXES))
+    error = ops.sum(ops.abs(pair.reference - pair.distorted), axis=IMAGE_AXES)
+    return pair.restore(error / ops.sum(ops.abs(pair.reference), axis=IMAGE_AXES))
 
 
 def max_difference(reference, distorted, data_range: float = 255.0, color: str = "rgb"):
@@ -83,7 +81,7 @@ def max_difference(reference, distorted, data_range: float = 255.0, color: str =
     7.0
     """
     pair = prepare_pair(reference, distorted, data_range, color)
-    return pair.restore(ops.max(ops.abs(pair.reference - pair.distorted), axis=_IMAGE_AXES))
+    return pair.restore(ops.max(ops.abs(pair.reference - pair.distorted), axis=IMAGE_AXES))
 
 
 def structural_content(reference, distorted, data_range: float = 255.0, color: str = "rgb"):
@@ -98,8 +96,8 @@ def structural_content(reference, distorted, data_range: float = 255.0, color: s
     0.25
     """
     pair = prepare_pair(reference, distorted, data_range, color)
-    energy = ops.sum(ops.square(pair.reference), axis=_IMAGE_AXES)
-    return pair.restore(energy / ops.sum(ops.square(pair.distorted), axis=_IMAGE_AXES))
+    energy = ops.sum(ops.square(pair.reference), axis=IMAGE_AXES)
+    return pair.restore(energy / ops.sum(ops.square(pair.distorted), axis=IMAGE_AXES))
 
 
 def _laplacian(images):

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 from keras import ops
 
-from iqa_keras.metrics.color import prepare_pair
+from iqa_keras.metrics.color import IMAGE_AXES, prepare_pair
 
 __all__ = ["mse", "mae", "psnr"]
-
-_IMAGE_AXES = (1, 2, 3)
 
 
 def mse(reference, distorted, data_range: float = 255.0, color: str = "rgb"):
@@ -61,7 +59,7 @@ def mae(reference, distorted, data_range: float = 255.0, color: str = "rgb"):
     2.0
     """
     pair = prepare_pair(reference, distorted, data_range, color)
-    return pair.restore(ops.mean(ops.abs(pair.reference - pair.distorted), axis=_IMAGE_AXES))
+    return pair.restore(ops.mean(ops.abs(pair.reference - pair.distorted), axis=IMAGE_AXES))
 
 
 def psnr(reference, distorted, data_range: float = 255.0, color: str = "rgb"):
@@ -89,4 +87,4 @@ def psnr(reference, distorted, data_range: float = 255.0, color: str = "rgb"):
 
 
 def _mean_squared_error(reference, distorted):
-    return ops.mean(ops.square(reference - distorted), axis=_IMAGE_AXES)
+    return ops.mean(ops.square(reference - distorted), axis=IMAGE_AXES)
