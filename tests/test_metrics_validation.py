@@ -1,5 +1,7 @@
 """Every error message of iqa_keras.metrics: what was expected, what was received."""
 
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -82,3 +84,16 @@ def test_downsampling_an_image_of_unknown_size_is_refused(call):
 def test_an_unknown_metric_name_lists_the_available_ones():
     with pytest.raises(ValueError, match=r"Unknown metric 'PSNR'. Available: psnr, ssim, ms_ssim"):
         metrics.get("PSNR")
+
+
+def test_float_images_within_0_1_measured_as_0_255_are_warned_about():
+    rng = np.random.default_rng(0)
+    reference = rng.random((16, 16, 3))
+    distorted = np.clip(reference + rng.normal(0, 0.05, reference.shape), 0, 1)
+    with pytest.warns(UserWarning, match=r"values within \[0, 1\], but data_range=255.0: .* pass data_range=1.0"):
+        metrics.psnr(reference, distorted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics.psnr(reference, distorted, data_range=1.0)
+        metrics.psnr(np.zeros((8, 8, 3)), np.ones((8, 8, 3)))  # 0-255 images that happen to be dark
+        metrics.psnr(tf.constant(reference), tf.constant(distorted))  # tensors are not inspected

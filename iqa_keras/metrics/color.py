@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Real
 
 import keras
@@ -115,6 +116,7 @@ def prepare_pair(reference, distorted, data_range: float, color: str) -> Prepare
     """
     check_data_range(data_range)
     check_color(color)
+    _warn_if_scaled_to_one(reference, distorted, data_range)
     reference = ops.convert_to_tensor(reference)
     distorted = ops.convert_to_tensor(distorted)
     _check_shapes(tuple(reference.shape), tuple(distorted.shape))
@@ -144,6 +146,22 @@ def check_min_size(images, minimum: int, reason: str) -> None:
         raise ValueError(
             f"Images are too small: {reason}, so they must be at least {minimum}x{minimum} "
             f"pixels. Received: {height}x{width} (height x width)"
+        )
+
+
+def _warn_if_scaled_to_one(reference, distorted, data_range) -> None:
+    """Warns when NumPy float images hold fractions within [0, 1] but `data_range` is
+    larger: most likely images scaled to [0, 1] measured as if 0-255 (PSNR some 48 dB
+    too high, SSIM near 1). Tensors are not inspected (they may be symbolic)."""
+    arrays = [image for image in (reference, distorted) if isinstance(image, np.ndarray)]
+    if data_range <= 1.0 or len(arrays) < 2 or not all(np.issubdtype(a.dtype, np.floating) for a in arrays):
+        return
+    if all(np.abs(a).max() <= 1.0 for a in arrays) and any(np.any(a != np.round(a)) for a in arrays):
+        warnings.warn(
+            f"The images hold values within [0, 1], but data_range={data_range}: for images scaled to "
+            "[0, 1], pass data_range=1.0.",
+            UserWarning,
+            stacklevel=4,
         )
 
 
