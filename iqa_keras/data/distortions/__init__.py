@@ -40,7 +40,7 @@ from iqa_keras.data.distortions import (
     sharpness,
     spatial,
 )
-from iqa_keras.data.distortions._validate import check_image, check_level
+from iqa_keras.data.distortions._validate import check_image, check_level, map_min_max
 
 __all__ = [
     "Distortion",
@@ -211,15 +211,9 @@ def distort(
     """
     distortion = get_distortion(type)
     level = check_level(level)
-    image = _min_max_normalise(check_image(image))
-    return _min_max_normalise(distortion.function(image, level, np.random.default_rng(seed)))
-
-
-def _min_max_normalise(image: np.ndarray) -> np.ndarray:
-    low, high = float(image.min()), float(image.max())
-    if high <= low:
-        return image
-    return ((image - low) / (high - low)).astype(np.float32)
+    image = map_min_max(check_image(image))
+    distorted = distortion.function(image, level, np.random.default_rng(seed))
+    return map_min_max(distorted).astype(np.float32, copy=False)
 
 
 def compose(image: np.ndarray, steps: Sequence[tuple], seed=None) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Argument checks shared by every distortion function.
+"""Argument checks shared by every distortion function, and KADIS' min-max mapping.
 
 Example:
 >>> import numpy as np
@@ -6,6 +6,8 @@ Example:
 3
 >>> check_image(np.zeros((4, 4, 3))).dtype
 dtype('float32')
+>>> map_min_max(np.array([2.0, 3.0, 6.0])).tolist()
+[0.0, 0.25, 1.0]
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_level", "check_image"]
+__all__ = ["check_level", "check_image", "map_min_max"]
 
 
 def check_level(level: int) -> int:
@@ -58,3 +60,10 @@ def check_image(image) -> np.ndarray:
             f"Received: min={low}, max={high}"
         )
     return array
+
+
+def map_min_max(values: np.ndarray) -> np.ndarray:
+    """Maps values linearly onto [0, 1], in their dtype (KADIS `mapmm`); a constant array
+    is returned as it is."""
+    low, high = values.min(), values.max()
+    return (values - low) / (high - low) if low < high else values

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from iqa_keras.data.distortions._validate import check_image, check_level
+from iqa_keras.data.distortions._validate import check_image, check_level, map_min_max
 from iqa_keras.data.distortions.blur import gaussian_filter_2d
 from iqa_keras.data.distortions.colorspace import (
     hsv_to_rgb,
@@ -74,21 +74,15 @@ def color_diffusion(image: np.ndarray, level: int, rng: np.random.Generator) -> 
     return _finish(lab_to_rgb(lab))
 
 
-def _min_max(values: np.ndarray) -> np.ndarray:
-    """Maps values linearly onto [0, 1] (KADIS `mapmm`); a constant array is kept."""
-    low, high = values.min(), values.max()
-    return (values - low) / (high - low) if low < high else values
-
-
 def _edge_weights(image: np.ndarray) -> np.ndarray:
     """The smoothed, normalised gradient magnitude that weights the colour shift."""
     gray = image @ _GRAY_WEIGHTS
     weights = np.hypot(*np.gradient(gray))
-    weights = _min_max(gaussian_filter_2d(weights, _EDGE_SMOOTHING_SIGMA))
-    weights = _min_max(np.clip(weights, _EDGE_FLOOR, 1.0))
+    weights = map_min_max(gaussian_filter_2d(weights, _EDGE_SMOOTHING_SIGMA))
+    weights = map_min_max(np.clip(weights, _EDGE_FLOOR, 1.0))
     # MATLAB `prctile` interpolates as NumPy's "hazen" method.
     low, high = np.percentile(weights, _EDGE_PERCENTILES, method="hazen")
-    return _min_max(np.clip(weights, low, high))
+    return map_min_max(np.clip(weights, low, high))
 
 
 def color_shift(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:

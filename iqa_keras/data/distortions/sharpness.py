@@ -11,9 +11,9 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from iqa_keras.data.distortions._validate import check_image, check_level
+from iqa_keras.data.distortions.blur import gaussian_filter_2d
 from iqa_keras.data.distortions.brightness import tone_curve
 from iqa_keras.data.distortions.colorspace import lab_to_rgb, rgb_to_lab
 
@@ -43,8 +43,7 @@ def high_sharpen(image: np.ndarray, level: int, rng: np.random.Generator) -> np.
     amount = HIGH_SHARPEN_AMOUNTS[check_level(level) - 1]
     lab = rgb_to_lab(image)
     lightness = lab[..., 0]
-    # truncate=2 gives MATLAB's kernel size 2 * ceil(2 * radius) + 1 = 13.
-    blurred = ndimage.gaussian_filter(lightness, _SHARPEN_RADIUS, mode="nearest", truncate=2.0)
+    blurred = gaussian_filter_2d(lightness, _SHARPEN_RADIUS)  # MATLAB's 13-wide kernel
     lab[..., 0] = lightness + amount * (lightness - blurred)
     return np.clip(lab_to_rgb(lab), 0.0, 1.0).astype(np.float32)
 
