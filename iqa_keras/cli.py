@@ -335,10 +335,18 @@ def _run_score(arguments) -> int:
     if not arguments.distorted and arguments.pair_list is None:
         print("iqa-keras score: error: name images to score, or give --list CSV", file=sys.stderr)
         return EXIT_USAGE
+    if arguments.reference is not None and not arguments.distorted:
+        print("iqa-keras score: error: --reference pairs the images named on the command line; a --list "
+              "gives its references in a `reference` column", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        pairs = _pairs(arguments.distorted, arguments.reference, arguments.pair_list)
+        pairs, unmatched = _pairs(arguments.distorted, arguments.reference, arguments.pair_list)
     except (inputs.InputError, DatasetError) as error:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
+    for error in unmatched:
+        print(f"iqa-keras score: error: {error}", file=sys.stderr)
+    if not pairs:
         return EXIT_FAILED_INPUT
     if arguments.metric is None and arguments.model is None:
         arguments.model = scoring.default_model(any(reference is not None for reference, _ in pairs))
@@ -358,7 +366,7 @@ def _run_score(arguments) -> int:
               "drop --reference (or the list's reference column)", file=sys.stderr)
         return EXIT_USAGE
     results = []
-    failed = False
+    failed = bool(unmatched)
     for result in _progress(scoring.score_files(pairs, function, name), len(pairs), arguments):
         if result.error is not None:
             failed = True
@@ -373,18 +381,20 @@ def _run_score(arguments) -> int:
     return EXIT_FAILED_INPUT if failed else EXIT_OK
 
 
-def _pairs(distorted_names, reference=None, pair_list=None) -> list[tuple[str | None, str]]:
-    """(reference or None, distorted) pairs from named images (files, folders, globs) and a CSV list."""
+def _pairs(distorted_names, reference=None, pair_list=None):
+    """(reference or None, distorted) pairs from named images (files, folders, globs) and a
+    CSV list, and an `InputError` for each image a reference folder has no reference for."""
     from iqa_keras import inputs, scoring
 
     pairs = scoring.read_pair_list(pair_list) if pair_list else []
+    unmatched = []
     if distorted_names:
         distorted = inputs.expand_images(distorted_names)
         if reference is None:
             pairs += [(None, path) for path in distorted]
         else:
-            pairs += inputs.match_pairs(reference, distorted)
-    return pairs
+            pairs += inputs.match_pairs(reference, distorted, unmatched)
+    return pairs, unmatched
 
 
 def _run_metrics(arguments) -> int:
@@ -538,7 +548,9 @@ def _run_maps(arguments) -> int:
                 else "this model is no-reference: it would ignore the references; drop --reference"
             ), file=sys.stderr)
             return EXIT_USAGE
-        pairs = _pairs(arguments.distorted, arguments.reference)
+        pairs, unmatched = _pairs(arguments.distorted, arguments.reference)
+        overlays = [path for _, path in pairs if path.endswith(inputs.OVERLAY_SUFFIX)]
+        pairs = [(reference, path) for reference, path in pairs if not path.endswith(inputs.OVERLAY_SUFFIX)]
         targets = inputs.overlay_paths([path for _, path in pairs], arguments.out)
     except TypeError as error:  # a Keras model that is not one of the toolkit's: it has no quality map
         print(f"iqa-keras maps: error: --model {arguments.model}: {error}", file=sys.stderr)
@@ -546,9 +558,13 @@ def _run_maps(arguments) -> int:
     except (FileNotFoundError, ModelLoadError, inputs.InputError) as error:
         print(f"iqa-keras maps: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
+    for path in overlays:  # named by a shell's glob: mapping them would pile overlays on overlays
+        print(f"iqa-keras maps: skipped {path}: a quality map this command writes", file=sys.stderr)
+    for error in unmatched:
+        print(f"iqa-keras maps: error: {error}", file=sys.stderr)
     if arguments.out:
         os.makedirs(arguments.out, exist_ok=True)
-    failed = False
+    failed = bool(unmatched)
     for (reference, path), target in _progress(zip(pairs, targets), len(pairs), arguments):
         try:
             reference_image, image = io.read_pair(reference, path)

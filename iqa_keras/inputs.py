@@ -76,17 +76,23 @@ def _is_input(file_name: str) -> bool:
     return not file_name.startswith(".") and not file_name.endswith(OVERLAY_SUFFIX)
 
 
-def match_pairs(reference: str | os.PathLike, distorted: list[str]) -> list[tuple[str, str]]:
+def match_pairs(
+    reference: str | os.PathLike, distorted: list[str], unmatched: list[InputError] | None = None
+) -> list[tuple[str, str]]:
     """Pairs each distorted image with its reference.
 
     Args:
         reference: one reference image for all, or a folder holding, for each distorted
-            image, a reference of the same file name (or the same name with another
-            image extension, e.g. `kodim01.png` for `kodim01.jpg`).
+            image, a reference of the same file name, or else the one image of the same
+            name (in any case) with another image extension, e.g. `kodim01.png` for
+            `kodim01.jpg`.
         distorted: the distorted image files.
+        unmatched: if given, receives an `InputError` for each distorted image left
+            without a reference (none, or several to choose from), which is left out
+            of the pairs; if None, the first such image raises it.
 
     Raises:
-        InputError: a distorted image has no reference of its name in the folder.
+        InputError: a distorted image has no reference, or several, in the folder.
 
     Example:
     >>> match_pairs("ref.png", ["a.png", "b.png"])
@@ -95,22 +101,31 @@ def match_pairs(reference: str | os.PathLike, distorted: list[str]) -> list[tupl
     reference = os.fspath(reference)
     if not os.path.isdir(reference):
         return [(reference, path) for path in distorted]
-    by_stem = {}
+    by_stem = collections.defaultdict(list)
     for entry in sorted(os.listdir(reference)):
-        if entry.lower().endswith(IMAGE_EXTENSIONS):
-            by_stem.setdefault(os.path.splitext(entry)[0], entry)
+        if entry.lower().endswith(IMAGE_EXTENSIONS) and _is_input(entry):
+            by_stem[os.path.splitext(entry)[0].casefold()].append(entry)
     pairs = []
     for path in distorted:
         name = os.path.basename(path)
-        if os.path.isfile(os.path.join(reference, name)):
-            pairs.append((os.path.join(reference, name), path))
-        elif os.path.splitext(name)[0] in by_stem:
-            pairs.append((os.path.join(reference, by_stem[os.path.splitext(name)[0]]), path))
-        else:
-            raise InputError(
-                f"No reference for {path} in folder {reference}: expected a file named "
-                f"{name} (or {os.path.splitext(name)[0]} with another image extension)."
+        stem = os.path.splitext(name)[0]
+        candidates = [name] if os.path.isfile(os.path.join(reference, name)) else by_stem[stem.casefold()]
+        if len(candidates) == 1:
+            pairs.append((os.path.join(reference, candidates[0]), path))
+            continue
+        if candidates:
+            error = InputError(
+                f"Several references for {path} in folder {reference}: {', '.join(candidates)}; "
+                f"keep one, or name it with --reference."
             )
+        else:
+            error = InputError(
+                f"No reference for {path} in folder {reference}: expected a file named "
+                f"{name} (or {stem} with another image extension)."
+            )
+        if unmatched is None:
+            raise error
+        unmatched.append(error)
     return pairs
 
 

@@ -123,6 +123,51 @@ def test_folders_are_paired_by_name_and_csv_is_parseable(tmp_path):
     assert float(rows[0]["score"]) < 40 and rows[1]["score"] == "inf"  # identical pair: infinite PSNR
 
 
+def test_an_image_without_its_reference_is_reported_and_the_others_are_scored(tmp_path, capsys):
+    from iqa_keras.cli import main
+
+    references, distorted = tmp_path / "refs", tmp_path / "dists"
+    references.mkdir()
+    distorted.mkdir()
+    shutil.copy(REFERENCE, references / "Photo.png")
+    shutil.copy(REFERENCE, references / "two.png")
+    shutil.copy(JPEG, references / "two.bmp")  # two candidates for two.jpg: which is meant?
+    shutil.copy(JPEG, distorted / "photo.jpg")  # matched in any case
+    shutil.copy(JPEG, distorted / "two.jpg")
+    shutil.copy(JPEG, distorted / "orphan.png")
+    assert main(["score", "-m", "psnr", "-r", str(references), str(distorted), "-f", "csv"]) == 1
+    captured = capsys.readouterr()
+    rows = list(csv.DictReader(text_io.StringIO(captured.out)))
+    assert [(os.path.basename(row["reference"]), os.path.basename(row["distorted"])) for row in rows] == [
+        ("Photo.png", "photo.jpg")
+    ]
+    assert f"No reference for {distorted / 'orphan.png'} in folder {references}" in captured.err
+    assert f"Several references for {distorted / 'two.jpg'} in folder {references}: two.bmp, two.png" in captured.err
+
+
+def test_list_errors_are_named(tmp_path, capsys):
+    from iqa_keras.cli import main
+
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"distorted\n{JPEG}\n")
+    assert main(["score", "-r", REFERENCE, "--list", str(pairs)]) == 2  # it would be ignored
+    assert "--reference pairs the images named on the command line" in capsys.readouterr().err
+    for missing in (tmp_path / "nowhere.csv", tmp_path):
+        assert main(["score", "-m", "psnr", "--list", str(missing)]) == 1
+        assert f"Cannot read {missing}: " in capsys.readouterr().err
+
+
+def test_maps_skips_the_overlays_a_glob_names(tmp_path, capsys):
+    from iqa_keras.cli import main
+
+    shutil.copy(BLUR, tmp_path / "a.png")
+    assert main(["maps", "--model", "nr-default", str(tmp_path / "a.png")]) == 0
+    again = sorted(str(path) for path in tmp_path.iterdir())  # as a shell expands *.png the second time
+    assert main(["maps", "--model", "nr-default", *again]) == 0
+    assert f"skipped {tmp_path / 'a.quality.png'}: a quality map this command writes" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["a.png", "a.quality.png"]
+
+
 def test_table_output_and_glob(tmp_path):
     for name in ("x1.png", "x2.png"):
         shutil.copy(BLUR, tmp_path / name)

@@ -88,3 +88,8 @@ def test_missing_reference_in_folder_names_the_image(folders, tmp_path):
     orphan.touch()
     with pytest.raises(inputs.InputError, match="No reference for .*c.png"):
         inputs.match_pairs(references, [str(orphan)])
+    unmatched = []
+    assert inputs.match_pairs(references, [str(orphan), str(tmp_path / "a.png")], unmatched) == [
+        (os.path.join(references, "a.png"), str(tmp_path / "a.png"))
+    ]
+    assert len(unmatched) == 1 and "No reference for" in str(unmatched[0])

@@ -375,8 +375,11 @@ def _text_lines(text: str) -> list[str]:
 def _read_text(path: str) -> str:
     """The file's text: UTF-16 with a byte-order mark (Excel's "Unicode Text"), else UTF-8
     (with or without one), else Latin-1."""
-    with open(path, "rb") as file:
-        data = file.read()
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as error:  # missing, a folder, unreadable
+        raise DatasetError(f"Cannot read {path}: {error.strerror or error}") from None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16")
