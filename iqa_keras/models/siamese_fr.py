@@ -33,7 +33,8 @@ class SiameseDifferenceIQA(keras.Model):
 
     Inputs are a dict `{"reference": (N, H, W, 3), "distorted": (N, H, W, 3)}`, float,
     values 0-255, any H and W (the same for both). One shared encoder turns each image
-    into 4 feature maps; `DifferenceFusion` keeps `|reference - distorted|` at each
+    into 4 feature maps (both images in one call, so that batch normalisation trains on
+    the pair's statistics); `DifferenceFusion` keeps `|reference - distorted|` at each
     scale and fuses them from coarse to fine; an `AttentionBlock` gates the channels
     and positions; residual blocks refine the map; a 1x1 convolution gives the quality
     `q` of every position (the quality map) and the score is the average of `q`
@@ -139,7 +140,11 @@ class SiameseDifferenceIQA(keras.Model):
         # === Functional graph ===
         reference = keras.Input((None, None, 3), name="reference")
         distorted = keras.Input((None, None, 3), name="distorted")
-        features = fusion(encoder_model(reference), encoder_model(distorted))
+        # One encoder call on both images: its batch normalisation then trains on the
+        # statistics of the pair, so that a change of brightness or contrast between them
+        # is not normalised away in training (and seen only at inference).
+        pair_features = encoder_model(ops.concatenate([reference, distorted], axis=0))
+        features = fusion(*zip(*(ops.split(scale, 2, axis=0) for scale in pair_features)))
         features, attention_map = attention(features)
         for block in residual_blocks:
             features = block(features)
