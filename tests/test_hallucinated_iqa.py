@@ -267,11 +267,24 @@ def test_rejects_bad_arguments(arguments, message):
         ({"loss_weights": {"pixel": -1.0}}, "loss_weights="),
         ({"quality_aware": 1}, "quality_aware=1"),
         ({"quality_threshold": 0}, "quality_threshold=0"),
+        ({"regressor_loss": 3}, "`regressor_loss` must be a loss, its name or a function. Received: 3"),
+        ({"metrics": ["no_such_metric"]}, "`metrics` must hold metrics, their names or functions"),
     ],
 )
 def test_compile_rejects_bad_arguments(arguments, message):
     with pytest.raises(ValueError, match=message):
         tiny_model().compile(**arguments)
+
+
+def test_compile_takes_a_loss_and_metrics_by_name_as_keras_does(tmp_path):
+    inputs, scores = synthetic_task(4)
+    model = tiny_model()
+    model.compile(regressor_loss="mae", metrics=["mae"])
+    history = model.fit(inputs, scores, batch_size=2, epochs=1, verbose=0).history
+    assert np.isfinite(history["regressor_loss"][0]) and np.isfinite(history["mae"][0])
+    model.save(tmp_path / "named.keras")
+    restored = keras.saving.load_model(tmp_path / "named.keras")
+    assert restored.get_compile_config()["regressor_loss"] == "mae"
 
 
 def test_compile_defaults():

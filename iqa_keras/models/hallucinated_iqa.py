@@ -312,13 +312,13 @@ class HallucinatedIQA(keras.Model):
         super().compile(optimizer=optimizers["regressor"], **kwargs)
         self.generator_optimizer = optimizers["generator"]
         self.discriminator_optimizer = optimizers["discriminator"]
-        self.regressor_loss = regressor_loss
+        self.regressor_loss = _as_loss(regressor_loss)
         self.loss_weights = loss_weights
         self.adversarial_loss = adversarial_loss
         self.quality_aware = quality_aware
         self.quality_threshold = float(quality_threshold)
         self._trackers = {name: keras.metrics.Mean(name=name) for name in _TRACKERS}
-        self._score_metrics = list(metrics or [])
+        self._score_metrics = [_as_metric(metric) for metric in metrics or []]
 
     @property
     def metrics(self):
@@ -573,6 +573,38 @@ def _copy(model):
     copy.set_weights(model.get_weights())
     return copy
 
+
+
+def _as_loss(loss):
+    """`loss` (a `keras.losses.Loss`, a name such as "mae", or a function of `(y_true,
+    y_pred)`) as a function giving a scalar, the batch mean as `compile` would take it."""
+    if isinstance(loss, keras.losses.Loss):
+        return loss
+    try:
+        function = keras.losses.get(loss)
+    except ValueError:
+        function = None
+    if not callable(function):
+        raise ValueError(f"`regressor_loss` must be a loss, its name or a function. Received: {loss!r}")
+
+    def batch_mean(y_true, y_pred):
+        return ops.mean(function(y_true, y_pred))
+
+    return batch_mean
+
+
+def _as_metric(metric):
+    """A `keras.metrics.Metric` of `metric` (a Metric, a name such as "mae", or a function
+    of `(y_true, y_pred)`, averaged over the epoch as `compile` would)."""
+    if isinstance(metric, keras.metrics.Metric):
+        return metric
+    try:
+        function = keras.metrics.get(metric)
+    except ValueError:
+        function = None
+    if not callable(function):
+        raise ValueError(f"`metrics` must hold metrics, their names or functions. Received: {metric!r}")
+    return keras.metrics.MeanMetricWrapper(function, name=metric if isinstance(metric, str) else None)
 
 
 def _is_number(value) -> bool:
