@@ -73,10 +73,7 @@ class Scorer:
         self.tile_size = _aligned(tile_size)
         self.overlap = _aligned(overlap)
         self.full_reference = "reference" in _input_names(model)
-        keys = ("score", "quality_map", "attention_map")
-        if getattr(model, "num_distortion_types", 0):
-            keys += ("distortion_type",)
-        self._maps_model = model.with_outputs(keys, map_resolution="feature")
+        self._maps_model = model.with_outputs(("score", "quality_map", "attention_map"), map_resolution="feature")
         self._stride = None
 
     def __call__(self, distorted: np.ndarray, reference: np.ndarray | None = None, maps: bool = False):

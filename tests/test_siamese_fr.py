@@ -166,6 +166,15 @@ def test_with_outputs_copies_the_weights():
     assert tuple(outputs["quality_map"].shape) == (2, 16, 16, 1)
 
 
+def test_with_outputs_keeps_the_distortion_type_head():
+    model = tiny_model(output_keys=("score", "distortion_type"), num_distortion_types=5)
+    inputs = pairs(32, 32)
+    maps = model.with_outputs(("score", "quality_map"))
+    outputs = maps(inputs)
+    assert set(outputs) == {"score", "quality_map", "distortion_type"}
+    np.testing.assert_allclose(outputs["distortion_type"], model(inputs)["distortion_type"], rtol=1e-6)
+
+
 def test_distortion_type_head_gives_float32_logits():
     model = tiny_model(num_distortion_types=5, output_keys=("score", "distortion_type"))
     outputs = model(pairs(32, 32))

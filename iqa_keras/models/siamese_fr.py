@@ -226,7 +226,8 @@ class SiameseDifferenceIQA(keras.Model):
         """A copy of this model, with its weights, returning other outputs.
 
         For maps from a model trained on the score alone, or the feature-resolution
-        maps of a tiled scorer. The copy holds copies of the weights, not shared ones.
+        maps of a tiled scorer. The copy holds copies of the weights, not shared ones;
+        a model with a distortion-type head keeps `distortion_type` among its outputs.
 
         Example:
         >>> import numpy as np
@@ -236,6 +237,9 @@ class SiameseDifferenceIQA(keras.Model):
         >>> tuple(maps({"reference": image, "distorted": image})["attention_map"].shape)
         (1, 16, 16, 1)
         """
+        output_keys = tuple(output_keys)
+        if self.num_distortion_types and "distortion_type" not in output_keys:  # its head has weights
+            output_keys += ("distortion_type",)
         config = {**self.get_config(), "output_keys": output_keys, "map_resolution": map_resolution}
         model = type(self).from_config(config)
         model.set_weights(self.get_weights())
