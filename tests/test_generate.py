@@ -187,8 +187,9 @@ def test_resuming_compositions_from_other_types_or_levels_is_refused(pristine, t
 def test_a_run_with_other_types_adds_its_images_to_the_labels(pristine, tmp_path):
     out = tmp_path / "out"
     generate(pristine, out, types=["jpeg"], compositions=0)
-    generate(pristine, out, types=["pixelate"], compositions=0)
+    summary = generate(pristine, out, types=["pixelate"], compositions=0)
     names = [row["dist_img"] for row in read_csv(out / "dmos.csv")]
+    assert summary.rows == len(names) == 8
     assert names == sorted(f"I0{ref}_{kind:02d}_0{level}.png" for ref in (1, 2) for kind in (10, 21) for level in LEVELS)
     generate(pristine, out)  # compositions join, numbered with the width of the first run that made them
     os.remove(out / "images" / "I01_10_01.png")  # a label without its image is dropped

@@ -133,15 +133,16 @@ def test_conditional_discriminator_looks_at_the_distorted_image():
 
 
 def test_discriminator_is_spectrally_normalised():
+    keras.utils.set_random_seed(0)  # how fast the power iteration converges depends on its start
     discriminator = PatchDiscriminator(filters=8, num_downsamples=2)
     wrappers = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.SpectralNormalization)]
     assert len(wrappers) == 4
     # A training call divides each kernel by its largest singular value (power iteration).
     inputs = {"image": images(32, 32), "distorted": images(32, 32, seed=1)}
-    for _ in range(20):
+    for _ in range(50):
         discriminator(inputs, training=True)
     kernel = np.asarray(wrappers[1].kernel).reshape(-1, wrappers[1].kernel.shape[-1])
-    assert np.linalg.norm(kernel, 2) == pytest.approx(1.0, rel=0.05)
+    assert np.linalg.norm(kernel, 2) == pytest.approx(1.0, rel=0.02)
 
 
 def test_discriminator_round_trip(tmp_path):

@@ -84,9 +84,9 @@ class GenerationSummary:
 
     Args:
         written: images written by this run (references and distorted).
-        kept: images that were already there and were kept.
+        kept: images of this run's selection that were already there and were kept.
         references: the number of reference images.
-        rows: the number of rows of `dmos.csv`.
+        rows: the number of rows of `dmos.csv` (earlier runs' images included).
     """
 
     written: int
@@ -204,8 +204,7 @@ def generate_dataset(
         for made, kept in (pool.map if workers > 1 else map)(_generate_reference, *zip(*jobs)):
             written += made
             bar.update(made + kept)
-    _write_labels(out_dir, plans)
-    rows = total - len(plans)
+    rows = _write_labels(out_dir, plans)
     return GenerationSummary(
         written=written, kept=total - written, references=len(references), rows=rows
     )
@@ -452,9 +451,10 @@ def _write_settings(out_dir: str, references: dict[str, str], settings: dict) ->
     write_json_atomic(os.path.join(out_dir, "generation.json"), settings)
 
 
-def _write_labels(out_dir: str, plans: dict[str, list[_Output]]) -> None:
+def _write_labels(out_dir: str, plans: dict[str, list[_Output]]) -> int:
     """Writes `dmos.csv` and `compositions.csv`: this run's images, and those earlier runs
-    labelled that are still there (the same settings give a name the same label)."""
+    labelled that are still there (the same settings give a name the same label); returns
+    the rows of `dmos.csv`."""
     labels = _earlier_rows(out_dir, "dmos.csv")
     steps = _earlier_rows(out_dir, "compositions.csv")
     for reference, outputs in plans.items():
@@ -466,6 +466,7 @@ def _write_labels(out_dir: str, plans: dict[str, list[_Output]]) -> None:
     _write_table(out_dir, "dmos.csv", labels)
     if steps:
         _write_table(out_dir, "compositions.csv", steps)
+    return len(labels)
 
 
 _HEADERS = {
