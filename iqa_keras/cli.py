@@ -548,9 +548,10 @@ def _run_maps(arguments) -> int:
                 else "this model is no-reference: it would ignore the references; drop --reference"
             ), file=sys.stderr)
             return EXIT_USAGE
-        pairs, unmatched = _pairs(arguments.distorted, arguments.reference)
-        overlays = [path for _, path in pairs if path.endswith(inputs.OVERLAY_SUFFIX)]
-        pairs = [(reference, path) for reference, path in pairs if not path.endswith(inputs.OVERLAY_SUFFIX)]
+        named, unmatched = _pairs(arguments.distorted, arguments.reference)
+        pairs, overlays = [], []
+        for reference, path in named:
+            (overlays if path.endswith(inputs.OVERLAY_SUFFIX) else pairs).append((reference, path))
         targets = inputs.overlay_paths([path for _, path in pairs], arguments.out)
     except TypeError as error:  # a Keras model that is not one of the toolkit's: it has no quality map
         print(f"iqa-keras maps: error: --model {arguments.model}: {error}", file=sys.stderr)
@@ -558,7 +559,7 @@ def _run_maps(arguments) -> int:
     except (FileNotFoundError, ModelLoadError, inputs.InputError) as error:
         print(f"iqa-keras maps: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
-    for path in overlays:  # named by a shell's glob: mapping them would pile overlays on overlays
+    for _, path in overlays:  # named by a shell's glob: mapping them would pile overlays on overlays
         print(f"iqa-keras maps: skipped {path}: a quality map this command writes", file=sys.stderr)
     for error in unmatched:
         print(f"iqa-keras maps: error: {error}", file=sys.stderr)

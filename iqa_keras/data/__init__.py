@@ -72,13 +72,14 @@ def read_dataset(name: str, root: str | os.PathLike, check: bool = True, **optio
         **options: the reader's own options (`reader_options(name)`), e.g.
             `resolution="1024x768"` for `koniq10k`.
     """
-    known = reader_options(name)
+    reader = _reader(name)
+    known = _options_of(reader)
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ValueError(
             f"The {name} reader has no option {unknown[0]!r}; its options: {', '.join(known) or 'none'}."
         )
-    records = _reader(name)(os.fspath(root), **options)
+    records = reader(os.fspath(root), **options)
     if not records:
         raise DatasetError(f"{os.fspath(root)}: the {name} labels list no images (a header alone?).")
     if check:
@@ -93,7 +94,11 @@ def reader_options(name: str) -> tuple[str, ...]:
     >>> reader_options("koniq10k"), reader_options("csv"), reader_options("live")
     (('resolution',), ('higher_is_better', 'scale'), ())
     """
-    return tuple(inspect.signature(_reader(name)).parameters)[1:]  # all but the root
+    return _options_of(_reader(name))
+
+
+def _options_of(reader) -> tuple[str, ...]:
+    return tuple(inspect.signature(reader).parameters)[1:]  # all but the root
 
 
 def _reader(name: str):

@@ -580,12 +580,7 @@ def _as_loss(loss):
     y_pred)`) as a function giving a scalar, the batch mean as `compile` would take it."""
     if isinstance(loss, keras.losses.Loss):
         return loss
-    try:
-        function = keras.losses.get(loss)
-    except ValueError:
-        function = None
-    if not callable(function):
-        raise ValueError(f"`regressor_loss` must be a loss, its name or a function. Received: {loss!r}")
+    function = _keras_function(keras.losses.get, loss, "`regressor_loss` must be a loss, its name or a function")
 
     def batch_mean(y_true, y_pred):
         return ops.mean(function(y_true, y_pred))
@@ -598,13 +593,20 @@ def _as_metric(metric):
     of `(y_true, y_pred)`, averaged over the epoch as `compile` would)."""
     if isinstance(metric, keras.metrics.Metric):
         return metric
+    function = _keras_function(keras.metrics.get, metric, "`metrics` must hold metrics, their names or functions")
+    return keras.metrics.MeanMetricWrapper(function, name=metric if isinstance(metric, str) else None)
+
+
+def _keras_function(get, identifier, requirement: str):
+    """The function Keras' `get` (`keras.losses.get`, `keras.metrics.get`) gives for a name
+    or function; a ValueError saying `requirement` for anything else."""
     try:
-        function = keras.metrics.get(metric)
+        function = get(identifier)
     except ValueError:
         function = None
     if not callable(function):
-        raise ValueError(f"`metrics` must hold metrics, their names or functions. Received: {metric!r}")
-    return keras.metrics.MeanMetricWrapper(function, name=metric if isinstance(metric, str) else None)
+        raise ValueError(f"{requirement}. Received: {identifier!r}")
+    return function
 
 
 def _is_number(value) -> bool:
