@@ -269,6 +269,8 @@ def test_rejects_bad_arguments(arguments, message):
         ({"quality_threshold": 0}, "quality_threshold=0"),
         ({"regressor_loss": 3}, "`regressor_loss` must be a loss, its name or a function. Received: 3"),
         ({"metrics": ["no_such_metric"]}, "`metrics` must hold metrics, their names or functions"),
+        ({"loss": "mae", "regressor_loss": "mse"}, "Pass `regressor_loss` or `loss`, not both"),
+        ({"optimizer": "adam", "regressor_optimizer": "sgd"}, "Pass `regressor_optimizer` or `optimizer`"),
     ],
 )
 def test_compile_rejects_bad_arguments(arguments, message):
@@ -285,6 +287,13 @@ def test_compile_takes_a_loss_and_metrics_by_name_as_keras_does(tmp_path):
     model.save(tmp_path / "named.keras")
     restored = keras.saving.load_model(tmp_path / "named.keras")
     assert restored.get_compile_config()["regressor_loss"] == "mae"
+
+
+def test_compile_takes_keras_names_for_the_regressor_optimizer_and_loss():
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    assert model.optimizer.learning_rate == 0.5 and isinstance(model.optimizer, keras.optimizers.SGD)
+    assert model.get_compile_config()["regressor_loss"] == "mse"
 
 
 def test_compile_defaults():

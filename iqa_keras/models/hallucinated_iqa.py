@@ -142,7 +142,8 @@ class HallucinatedIQA(keras.Model):
         output_keys: the outputs, a sequence from `OUTPUT_KEYS` that includes
             "score"; `("score",)` returns the score tensor itself.
         map_resolution: "input" or "feature", for "quality_map" and "attention_map".
-        **kwargs: `name`, `trainable` and `dtype` of the model.
+        **kwargs: `name` and `trainable` of the model. Its layers compute in Keras's
+            global dtype policy when it is built (`iqa_keras.training.precision_policy`).
 
     Example:
     >>> import numpy as np
@@ -242,6 +243,8 @@ class HallucinatedIQA(keras.Model):
         quality_aware: bool = False,
         quality_threshold: float = 0.1,
         metrics="auto",
+        optimizer=None,
+        loss=None,
         **kwargs,
     ):
         """Sets the three optimizers and the losses; "auto" picks the defaults.
@@ -260,9 +263,13 @@ class HallucinatedIQA(keras.Model):
             quality_threshold: the largest |predicted - human score| for which a
                 hallucination counts as real when `quality_aware` (scores in [0, 1]).
             metrics: metrics of the score; default `[SRCC(), PLCC()]`.
+            optimizer: Keras's name for `regressor_optimizer` (give one of the two).
+            loss: Keras's name for `regressor_loss` (give one of the two).
             **kwargs: `run_eagerly`, `jit_compile`, `steps_per_execution` for
                 `keras.Model.compile`.
         """
+        regressor_optimizer = _one_of("regressor_optimizer", regressor_optimizer, "optimizer", optimizer)
+        regressor_loss = _one_of("regressor_loss", regressor_loss, "loss", loss)
         loss_weights = _checked_loss_weights(loss_weights)
         if adversarial_loss not in ADVERSARIAL_LOSSES:
             raise ValueError(
@@ -573,6 +580,18 @@ def _copy(model):
     copy.set_weights(model.get_weights())
     return copy
 
+
+
+def _one_of(name, value, keras_name, keras_value):
+    """`value`, or `keras_value` given under Keras's own argument name instead."""
+    if keras_value is None:
+        return value
+    if not is_auto(value):
+        raise ValueError(
+            f"Pass `{name}` or `{keras_name}`, not both. Received: {name}={value!r}, "
+            f"{keras_name}={keras_value!r}"
+        )
+    return keras_value
 
 
 def _as_loss(loss):

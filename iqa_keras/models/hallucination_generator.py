@@ -48,7 +48,8 @@ class HallucinationGenerator(keras.Model):
         filters: channels of the first convolution (doubled at each downsampling).
         num_downsamples: strided convolutions of the encoder (0 or more).
         num_residual_blocks: residual blocks of the bottleneck (0 or more).
-        **kwargs: `name`, `trainable` and `dtype` of the model.
+        **kwargs: `name` and `trainable` of the model. Its layers compute in Keras's
+            global dtype policy when it is built (`iqa_keras.training.precision_policy`).
 
     Example:
     >>> import numpy as np

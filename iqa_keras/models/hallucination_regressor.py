@@ -61,7 +61,8 @@ class HallucinationGuidedRegressor(keras.Model):
         dropout: dropout rate on the features before the head, in [0, 1).
         normalize_features: normalise the generator's features (see above); False
             only to load models saved before it existed.
-        **kwargs: `name`, `trainable` and `dtype` of the model.
+        **kwargs: `name` and `trainable` of the model. Its layers compute in Keras's
+            global dtype policy when it is built (`iqa_keras.training.precision_policy`).
 
     Example:
     >>> import numpy as np

@@ -51,7 +51,8 @@ class PatchDiscriminator(keras.Model):
         filters: channels of the first convolution.
         num_downsamples: strided convolutions (1 or more).
         conditional: also see the distorted image (pix2pix-style concatenation).
-        **kwargs: `name`, `trainable` and `dtype` of the model.
+        **kwargs: `name` and `trainable` of the model. Its layers compute in Keras's
+            global dtype policy when it is built (`iqa_keras.training.precision_policy`).
 
     Example:
     >>> import numpy as np

@@ -84,7 +84,8 @@ class SiameseDifferenceIQA(keras.Model):
         map_resolution: "input": maps resized bilinearly to the input's H and W;
             "feature": maps at the fused features' resolution (stride 2 for the small
             encoder), exactly those pooled into the score.
-        **kwargs: `name`, `trainable` and `dtype` of the model.
+        **kwargs: `name` and `trainable` of the model. Its layers compute in Keras's
+            global dtype policy when it is built (`iqa_keras.training.precision_policy`).
 
     Example:
     >>> import numpy as np
