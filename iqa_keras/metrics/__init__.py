@@ -28,7 +28,7 @@ from iqa_keras.metrics.deep_features import deep_feature_metric
 from iqa_keras.metrics.errors import lmse, max_difference, nae, structural_content
 from iqa_keras.metrics.losses import MSSSIMLoss, SSIMLoss
 from iqa_keras.metrics.pixel import mae, mse, psnr
-from iqa_keras.metrics.ssim import ms_ssim, ssim
+from iqa_keras.metrics.structural_similarity import ms_ssim, ssim
 
 __all__ = [
     "COLORS",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 
 from iqa_keras.metrics.color import check_color, check_data_range
-from iqa_keras.metrics.ssim import ms_ssim, ssim
+from iqa_keras.metrics.structural_similarity import ms_ssim, ssim
 
 __all__ = ["SSIMLoss", "MSSSIMLoss"]
 
