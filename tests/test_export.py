@@ -145,6 +145,31 @@ def test_loaded_signatures_equal_the_keras_model(fr_model, fr_export, batch, hei
         np.testing.assert_allclose(outputs["quality_map"], expected["quality_map"], atol=1e-5)
 
 
+def test_one_reference_pairs_with_every_distorted_image(fr_model, fr_export):
+    loaded = tf.saved_model.load(fr_export)
+    reference, distorted = images(1, 32, 40, seed=1), images(3, 32, 40, seed=2)
+    expected = keras_outputs(fr_model, np.repeat(reference, 3, axis=0), distorted)["score"][:, 0]
+    from_arrays = loaded.signatures["serving_default"](
+        reference=tf.constant(reference, tf.float32), distorted=tf.constant(distorted, tf.float32)
+    )["score"]
+    from_bytes = loaded.signatures["serve_bytes"](
+        reference_bytes=tf.constant([encode(reference[0])]),
+        distorted_bytes=tf.constant([encode(image) for image in distorted]),
+    )["score"]
+    np.testing.assert_allclose(from_arrays, expected, atol=1e-5)
+    np.testing.assert_allclose(from_bytes, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("reference_shape, distorted_shape", [((2, 32, 32), (3, 32, 32)), ((1, 32, 40), (1, 40, 32))])
+def test_requests_whose_images_do_not_pair_fail_with_both_shapes(fr_export, reference_shape, distorted_shape):
+    loaded = tf.saved_model.load(fr_export)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"received reference of shape.*\n?.*distorted of shape"):
+        loaded.signatures["serving_default"](
+            reference=tf.constant(images(*reference_shape), tf.float32),
+            distorted=tf.constant(images(*distorted_shape), tf.float32),
+        )
+
+
 def test_the_latest_complete_version_loads_by_its_folders_name(fr_export, tmp_path):
     import shutil
 

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from iqa_keras.layers import AttentionBlock, DifferenceFusion, ResidualBlock, ResizeLike, attention_pooled
+from iqa_keras.layers import (
+    AttentionBlock,
+    DifferenceFusion,
+    ResidualBlock,
+    ResizeLike,
+    StackedPair,
+    attention_pooled,
+)
 
 RNG = np.random.default_rng(0)
 FEATURES = RNG.normal(size=(2, 16, 16, 8)).astype("float32")
@@ -251,3 +258,16 @@ def test_attention_pooling_is_the_weighted_mean_and_finite_when_every_gate_is_sh
         pooled = attention_pooled(quality, attention_variable)
     gradient = tape.gradient(pooled, attention_variable).numpy()
     assert np.isfinite(gradient).all() and not gradient[1].any()
+
+
+def test_stacked_pair_puts_the_references_first_and_repeats_a_single_one():
+    reference, distorted = np.zeros((1, 4, 6, 3), "float32"), np.arange(2 * 72, dtype="float32").reshape(2, 4, 6, 3)
+    stacked = np.asarray(StackedPair()(reference, distorted))
+    np.testing.assert_array_equal(stacked, np.concatenate([np.zeros_like(distorted), distorted]))
+    assert StackedPair().compute_output_shape((None, 4, 6, 3), (5, 4, 6, 3)) == (10, 4, 6, 3)
+
+
+@pytest.mark.parametrize("reference_shape", [(2, 4, 6, 3), (3, 4, 7, 3), (1, 5, 6, 3)])
+def test_stacked_pair_refuses_images_that_do_not_pair(reference_shape):
+    with pytest.raises(ValueError, match=rf"reference of shape \({reference_shape[0]}, {reference_shape[1]}"):
+        StackedPair()(np.zeros(reference_shape, "float32"), np.zeros((3, 4, 6, 3), "float32"))

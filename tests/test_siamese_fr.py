@@ -90,6 +90,28 @@ def test_swapping_reference_and_distorted_changes_nothing():
     np.testing.assert_allclose(model(swapped), model(inputs), rtol=1e-6, atol=1e-6)
 
 
+def test_one_reference_pairs_with_every_distorted_image():
+    model = tiny_model()
+    inputs = pairs(32, 40, batch_size=3)
+    one_reference = {"reference": inputs["reference"][:1], "distorted": inputs["distorted"]}
+    repeated = {"reference": np.repeat(inputs["reference"][:1], 3, axis=0), "distorted": inputs["distorted"]}
+    np.testing.assert_allclose(model(one_reference), model(repeated), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("reference_shape, distorted_shape", [((2, 32, 32), (3, 32, 32)), ((3, 32, 32), (1, 32, 32))])
+def test_batches_that_do_not_pair_fail_instead_of_scoring_other_pairs(reference_shape, distorted_shape):
+    # The encoder sees both batches stacked; unequal batches once split into wrong pairs.
+    model = tiny_model()
+    reference = pairs(*reference_shape[1:], batch_size=reference_shape[0])["reference"]
+    distorted = pairs(*distorted_shape[1:], batch_size=distorted_shape[0])["distorted"]
+    with pytest.raises(ValueError, match=r"Received: reference of shape \(\d, 32, 32, 3\), distorted of shape"):
+        model({"reference": reference, "distorted": distorted})
+    spec = tf.TensorSpec((None, None, None, 3), tf.float32)
+    serve = tf.function(model, input_signature=[{"reference": spec, "distorted": spec}])
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        serve({"reference": reference, "distorted": distorted})
+
+
 def test_training_sees_a_brightness_change_as_inference_does():
     # The encoder normalises the pair's batch as one: with statistics per image, a darker
     # copy would be normalised into the reference in training (0.004 vs 0.013 below).

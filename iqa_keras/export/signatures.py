@@ -11,7 +11,9 @@ Preprocessing (decoding) happens inside the graph, so clients send raw images. B
 signatures return the model's outputs by name as float32: "score" as (N,), one number
 per image as TF Serving clients expect (the Keras model gives (N, 1)), and maps such as
 "quality_map" as the model gives them. Any batch size and image size work; the images
-of one request (one batch) must share a height and width, requests may differ.
+of one request (one batch) must share a height and width, requests may differ. An FR
+request pairs its i-th reference with its i-th distorted image, or sends one reference
+for all the distorted images; other batch sizes fail with both shapes.
 
 Example:
 >>> import keras
@@ -71,7 +73,7 @@ def serving_functions(model) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
         elif names == _NO_REFERENCE:
             inputs = {model_names[0]: images[0]}
         else:
-            inputs = dict(zip(names, images))
+            inputs = dict(zip(names, _paired(*images)))
         return _named_outputs(model(inputs, training=False), model)
 
     def serve_bytes(*contents):
@@ -80,6 +82,23 @@ def serving_functions(model) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
     image_specs = [tf.TensorSpec([None, None, None, 3], tf.float32, name=name) for name in names]
     bytes_specs = [tf.TensorSpec([None], tf.string, name=f"{name}_bytes") for name in names]
     return {DEFAULT_SIGNATURE: (serve_images, image_specs), BYTES_SIGNATURE: (serve_bytes, bytes_specs)}
+
+
+def _paired(reference, distorted):
+    """(reference, distorted), one reference repeated for every distorted image; fails
+    with both shapes unless the images share a size and the batches pair up."""
+    reference_shape, distorted_shape = tf.shape(reference), tf.shape(distorted)
+    batches_pair = tf.logical_or(
+        tf.equal(reference_shape[0], distorted_shape[0]), tf.equal(reference_shape[0], 1)
+    )
+    pairs = tf.debugging.Assert(
+        tf.logical_and(batches_pair, tf.reduce_all(tf.equal(reference_shape[1:], distorted_shape[1:]))),
+        ["reference and distorted must hold images of one height and width, one reference per "
+         "distorted image or one for all; received reference of shape", reference_shape,
+         "and distorted of shape", distorted_shape],
+    )
+    with tf.control_dependencies([pairs]):
+        return tf.broadcast_to(reference, distorted_shape), tf.identity(distorted)
 
 
 def _model_inputs(model) -> tuple[tuple[str, ...], bool]:

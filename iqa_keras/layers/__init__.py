@@ -8,7 +8,7 @@ Example:
 """
 
 from iqa_keras.layers.attention import AttentionBlock, attention_pooled
-from iqa_keras.layers.fusion import DifferenceFusion, ResizeLike
+from iqa_keras.layers.fusion import DifferenceFusion, ResizeLike, StackedPair
 from iqa_keras.layers.residual import ResidualBlock
 
-__all__ = ["AttentionBlock", "DifferenceFusion", "ResidualBlock", "ResizeLike", "attention_pooled"]
+__all__ = ["AttentionBlock", "DifferenceFusion", "ResidualBlock", "ResizeLike", "StackedPair", "attention_pooled"]

@@ -6,7 +6,8 @@ of the reference and of the distorted image at several scales, keeps only
 fuses these differences from the coarsest scale to the finest one: upsample the
 running map to the next finer scale's size, concatenate that scale's difference, and
 convolve. `ResizeLike` is the upsampling it uses, also used by the models to bring maps
-back to the input's size.
+back to the input's size. `StackedPair` puts the two images of each pair into one
+batch, so that one encoder call makes both pyramids.
 
 Example:
 >>> import numpy as np
@@ -23,7 +24,54 @@ from keras import ops
 
 from iqa_keras.layers._validate import check_int, check_kernel_size
 
-__all__ = ["DifferenceFusion", "ResizeLike"]
+__all__ = ["DifferenceFusion", "ResizeLike", "StackedPair"]
+
+
+@keras.saving.register_keras_serializable(package="iqa_keras")
+class StackedPair(keras.layers.Layer):
+    """The references, then the distorted images, in one batch: (2N, H, W, C).
+
+    Reference `i` pairs with distorted image `i`; one reference (a batch of 1) pairs with
+    every distorted image. Images must share their height and width. Shapes known when
+    the layer is called are checked here, with both shapes in the message; shapes known
+    only at run time fail in the broadcast.
+
+    Example:
+    >>> import numpy as np
+    >>> tuple(StackedPair()(np.zeros((1, 4, 6, 3)), np.ones((5, 4, 6, 3))).shape)
+    (10, 4, 6, 3)
+    >>> StackedPair()(np.zeros((2, 4, 6, 3)), np.ones((3, 4, 6, 3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: `reference` and `distorted` must hold images of one height and width, one reference per distorted image or one for all. Received: reference of shape (2, 4, 6, 3), distorted of shape (3, 4, 6, 3)
+    """
+
+    def call(self, reference, distorted):
+        reference_shape, distorted_shape = tuple(reference.shape), tuple(distorted.shape)
+        if not _may_pair(reference_shape, distorted_shape):
+            raise ValueError(
+                "`reference` and `distorted` must hold images of one height and width, one "
+                "reference per distorted image or one for all. Received: reference of shape "
+                f"{reference_shape}, distorted of shape {distorted_shape}"
+            )
+        reference = ops.broadcast_to(reference, ops.shape(distorted))
+        return ops.concatenate([reference, distorted], axis=0)
+
+    def compute_output_shape(self, reference_shape, distorted_shape):
+        batch = None if distorted_shape[0] is None else 2 * distorted_shape[0]
+        return (batch, *distorted_shape[1:])
+
+
+def _may_pair(reference_shape, distorted_shape) -> bool:
+    """False when the dimensions known so far rule the pairing out."""
+    (reference_batch, *reference_image), (distorted_batch, *distorted_image) = reference_shape, distorted_shape
+    if any(_differ(r, d) for r, d in zip(reference_image, distorted_image)):
+        return False
+    return reference_batch == 1 or not _differ(reference_batch, distorted_batch)
+
+
+def _differ(a, b) -> bool:
+    return a is not None and b is not None and a != b
 
 
 @keras.saving.register_keras_serializable(package="iqa_keras")

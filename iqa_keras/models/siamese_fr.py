@@ -15,7 +15,14 @@ import keras
 from keras import ops
 
 from iqa_keras.evaluation import PLCC, SRCC
-from iqa_keras.layers import AttentionBlock, attention_pooled, DifferenceFusion, ResidualBlock, ResizeLike
+from iqa_keras.layers import (
+    AttentionBlock,
+    attention_pooled,
+    DifferenceFusion,
+    ResidualBlock,
+    ResizeLike,
+    StackedPair,
+)
 from iqa_keras.layers._validate import check_int
 from iqa_keras.losses import CombinedLoss, MeanAbsoluteError, PLCCLoss
 from iqa_keras.models._arguments import checked_output_keys, is_auto
@@ -32,7 +39,8 @@ class SiameseDifferenceIQA(keras.Model):
     """Scores a distorted image against its reference; higher is better.
 
     Inputs are a dict `{"reference": (N, H, W, 3), "distorted": (N, H, W, 3)}`, float,
-    values 0-255, any H and W (the same for both). One shared encoder turns each image
+    values 0-255, any H and W (the same for both); a reference of batch 1 pairs with
+    every distorted image. One shared encoder turns each image
     into 4 feature maps (both images in one call, so that batch normalisation trains on
     the pair's statistics); `DifferenceFusion` keeps `|reference - distorted|` at each
     scale and fuses them from coarse to fine; an `AttentionBlock` gates the channels
@@ -144,7 +152,7 @@ class SiameseDifferenceIQA(keras.Model):
         # One encoder call on both images: its batch normalisation then trains on the
         # statistics of the pair, so that a change of brightness or contrast between them
         # is not normalised away in training (and seen only at inference).
-        pair_features = encoder_model(ops.concatenate([reference, distorted], axis=0))
+        pair_features = encoder_model(StackedPair(dtype="float32", name="stacked_pair")(reference, distorted))
         features = fusion(*zip(*(ops.split(scale, 2, axis=0) for scale in pair_features)))
         features, attention_map = attention(features)
         for block in residual_blocks:
