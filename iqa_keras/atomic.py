@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -17,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 from typing import BinaryIO
 
-__all__ = ["TEMPORARY_PREFIX", "save_model_atomic", "write_atomic", "write_json_atomic"]
+__all__ = ["TEMPORARY_PREFIX", "publish_folder", "save_model_atomic", "write_atomic", "write_json_atomic"]
 
 # Temporary files are hidden and recognisable, so that a later run can remove leftovers.
 TEMPORARY_PREFIX = ".iqa-keras-"
@@ -91,6 +92,32 @@ def save_model_atomic(model, path: str | os.PathLike) -> None:
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
+        raise
+
+
+def publish_folder(temporary: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Renames the finished folder `temporary` (made by `tempfile.mkdtemp`) to `target`,
+    never replacing one there, with a normal folder's permissions (mkdtemp's are 0700).
+
+    Raises:
+        FileExistsError: `target` exists, or appeared meanwhile (another writer).
+
+    Example:
+    >>> import os, tempfile
+    >>> base = tempfile.mkdtemp()
+    >>> publish_folder(tempfile.mkdtemp(dir=base), os.path.join(base, "1"))
+    >>> os.listdir(base)
+    ['1']
+    """
+    temporary, target = os.fspath(temporary), os.fspath(target)
+    if os.path.exists(target):
+        raise FileExistsError(f"{target} already exists, refusing to overwrite it")
+    os.chmod(temporary, 0o777 & ~_UMASK)
+    try:
+        os.rename(temporary, target)  # fails on a non-empty folder
+    except OSError as error:
+        if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            raise FileExistsError(f"{target} appeared while it was written, refusing to overwrite it") from error
         raise
 
 

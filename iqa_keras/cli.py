@@ -490,8 +490,12 @@ def _run_export(arguments) -> int:
     from iqa_keras import export
     from iqa_keras.loading import load
 
+    if arguments.format == "onnx" and arguments.version is not None:
+        print("iqa-keras export: error: --version numbers SavedModel folders; an ONNX export is "
+              "the one file OUT", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        model = load(arguments.model)
+        model = load(arguments.model, compile=False)
     except (FileNotFoundError, ModelLoadError) as error:
         print(f"iqa-keras export: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
@@ -509,6 +513,9 @@ def _run_export(arguments) -> int:
     except (FileExistsError, ImportError, ValueError) as error:
         print(f"iqa-keras export: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as error:
+        print(f"iqa-keras export: error: cannot write {arguments.out}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_FAILED_INPUT
     print(f"exported {arguments.model} to {written}")
     return EXIT_OK
 
@@ -541,7 +548,7 @@ def _run_maps(arguments) -> int:
         print(f"iqa-keras maps: error: --out {arguments.out} is a file, not a folder", file=sys.stderr)
         return EXIT_USAGE
     try:
-        scorer = Scorer(load(arguments.model))
+        scorer = Scorer(load(arguments.model, compile=False))
         if scorer.full_reference != (arguments.reference is not None):
             print("iqa-keras maps: error: " + (
                 "this model is full-reference: give --reference" if scorer.full_reference

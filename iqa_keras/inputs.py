@@ -103,7 +103,7 @@ def match_pairs(
         return [(reference, path) for path in distorted]
     by_stem = collections.defaultdict(list)
     for entry in sorted(os.listdir(reference)):
-        if entry.lower().endswith(IMAGE_EXTENSIONS) and _is_input(entry):
+        if entry.lower().endswith(IMAGE_EXTENSIONS) and _is_input(entry) and os.path.isfile(os.path.join(reference, entry)):
             by_stem[os.path.splitext(entry)[0].casefold()].append(entry)
     pairs = []
     for path in distorted:

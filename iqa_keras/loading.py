@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
+import zipfile
 
 __all__ = ["BUNDLED_MODELS_DIR", "ModelLoadError", "bundled_models", "load", "model_path"]
 
@@ -37,9 +38,15 @@ def model_path(name_or_path: str | os.PathLike) -> str:
     """The `.keras` file of a path or of a bundled model's name.
 
     Raises:
+        TypeError: `name_or_path` is neither a string nor a path.
         FileNotFoundError: neither a file nor a bundled name; the message lists the
             bundled names.
     """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(
+            "`name_or_path` must be the path of a .keras file or a bundled model's name. "
+            f"Received: name_or_path={name_or_path!r}"
+        )
     path = os.fspath(name_or_path)
     if not os.path.isfile(path) and path in bundled_models():
         path = os.path.join(BUNDLED_MODELS_DIR, f"{path}.keras")
@@ -56,7 +63,7 @@ def load(name_or_path: str | os.PathLike, compile: bool = True):  # noqa: A002 (
     (`compile=False`: without the optimizer and losses it was saved with).
 
     Raises:
-        FileNotFoundError: see `model_path`.
+        TypeError, FileNotFoundError: see `model_path`.
         ModelLoadError: the file is there, but Keras cannot load it; the message names it.
     """
     import keras
@@ -64,6 +71,8 @@ def load(name_or_path: str | os.PathLike, compile: bool = True):  # noqa: A002 (
     import iqa_keras.models  # noqa: F401  (registers the toolkit's classes for loading)
 
     path = model_path(name_or_path)
+    if not zipfile.is_zipfile(path):
+        raise ModelLoadError(f"Cannot load {path} as a Keras model: it is not a .keras (zip) file.")
     try:
         return keras.saving.load_model(path, compile=compile)
     except Exception as error:  # Keras raises several kinds for a file it cannot read

@@ -42,6 +42,15 @@ def test_the_default_models_are_bundled_and_load_as_their_classes():
         assert isinstance(model, cls) and model.dtype_policy.name == "float32"
 
 
+def test_load_names_the_argument_or_the_file_it_cannot_load(tmp_path):
+    with pytest.raises(TypeError, match="`name_or_path` must be the path of a .keras file or a bundled model's name. Received: name_or_path=None"):
+        iqa_keras.load(None)
+    empty = tmp_path / "empty.keras"
+    empty.touch()
+    with pytest.raises(iqa_keras.loading.ModelLoadError, match=f"Cannot load {re.escape(str(empty))} as a Keras model: it is not a .keras \\(zip\\) file"):
+        iqa_keras.load(empty)
+
+
 def test_score_without_a_model_uses_fr_default_with_a_reference_and_nr_default_without():
     reference, distorted = EXAMPLE_IMAGES["reference"], EXAMPLE_IMAGES["distorted_jpeg"]
     assert iqa_keras.score(distorted, reference=reference) == iqa_keras.score(

@@ -91,6 +91,8 @@ def test_a_model_a_command_cannot_use_is_refused_by_name(tmp_path, capsys):
         (["score", "--model", str(plain), JPEG], 2, "must be a learned model of iqa_keras"),
         (["maps", "--model", str(plain), JPEG], 2, "must be a learned model of iqa_keras"),
         (["export", str(plain), out, "--maps"], 2, "which has no quality map"),
+        (["export", "fr-default", out, "--format", "onnx", "--version", "3"], 2, "an ONNX export is the one file OUT"),
+        (["export", "fr-default", str(tmp_path), "--format", "onnx"], 2, "already exists, refusing to overwrite it"),
         (["evaluate", "--dataset", "kadid10k", "--root", str(tmp_path), "--model", str(corrupt)], 1, "Cannot load"),
         (["evaluate", "--dataset", "kadid10k", "--root", str(tmp_path), "--model", str(plain)], 2,
          "must be a learned model of iqa_keras"),

@@ -195,6 +195,17 @@ def test_serve_bytes_decodes_jpeg_and_bmp_like_read_image(fr_export, tmp_path):
     np.testing.assert_allclose(from_bytes["quality_map"], from_arrays["quality_map"], atol=1e-6)
 
 
+def test_predict_bytes_takes_a_generator_of_files(fr_export):
+    exported = load_exported(fr_export)
+    contents = [encode(image) for image in images(2, 32, 32, seed=5)]
+    from_list = exported.predict_bytes(reference_bytes=contents, distorted_bytes=contents[::-1])
+    from_generators = exported.predict_bytes(
+        reference_bytes=(item for item in contents), distorted_bytes=(item for item in contents[::-1])
+    )
+    assert from_list["score"].shape == (2,)
+    np.testing.assert_array_equal(from_generators["score"], from_list["score"])
+
+
 def test_one_request_of_different_sizes_fails_in_the_graph(fr_export):
     exported = load_exported(fr_export)
     contents = [encode(images(1, 32, 32)[0]), encode(images(1, 40, 32)[0])]
@@ -322,6 +333,21 @@ def test_versions_count_up_and_are_never_overwritten(tmp_path):
     assert load_exported(tmp_path).path == os.path.join(tmp_path, "8")
 
 
+def test_a_version_written_meanwhile_by_another_export_is_not_overwritten(tmp_path, monkeypatch):
+    import iqa_keras.atomic
+
+    (tmp_path / "nr" / "1").mkdir(parents=True)
+    (tmp_path / "nr" / "1" / "saved_model.pb").write_bytes(b"the other export's")
+    real_exists = os.path.exists
+    # The other export renames its folder in after this one has checked the version.
+    monkeypatch.setattr(iqa_keras.atomic.os.path, "exists", lambda path: False if str(path).endswith("1") else real_exists(path))
+    with pytest.raises(FileExistsError, match="appeared while it was written"):
+        export_saved_model(no_reference_model(), tmp_path / "nr", version=1)
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path / "nr")) == ["1"]
+    assert (tmp_path / "nr" / "1" / "saved_model.pb").read_bytes() == b"the other export's"
+
+
 def test_a_failed_export_leaves_no_version_and_no_temporary_folder(tmp_path, monkeypatch):
     def save_halfway(obj, export_dir, **kwargs):
         with open(os.path.join(export_dir, "saved_model.pb"), "wb") as file:
@@ -424,11 +450,19 @@ def test_onnx_without_tf2onnx_says_what_to_install(tmp_path, monkeypatch):
         export_onnx(full_reference_model(), tmp_path / "model.onnx")
 
 
+def test_onnx_export_never_overwrites_a_file_or_a_folder(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"precious")
+    for path in (tmp_path / "model.onnx", tmp_path):
+        with pytest.raises(FileExistsError, match="already exists, refusing to overwrite it"):
+            export_onnx(full_reference_model(), path)
+    assert (tmp_path / "model.onnx").read_bytes() == b"precious"
+
+
 def test_onnx_export_equals_the_keras_model(fr_model, tmp_path):
     reason = "ONNX export needs the optional extra iqa-keras[onnx] (tf2onnx, onnxruntime)"
     pytest.importorskip("tf2onnx", reason=reason)
     onnxruntime = pytest.importorskip("onnxruntime", reason=reason)
-    path = export_onnx(fr_model, tmp_path / "model.onnx")
+    path = export_onnx(fr_model, tmp_path / "new folder" / "model.onnx")
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     assert sorted(item.name for item in session.get_inputs()) == ["distorted", "reference"]
     names = [item.name for item in session.get_outputs()]

@@ -82,6 +82,13 @@ def test_reference_folder_matches_by_name_then_by_stem(folders):
     ]
 
 
+def test_a_folder_named_like_an_image_is_no_reference_candidate(folders):
+    references, distorted = folders
+    os.mkdir(os.path.join(references, "b.jpeg"))
+    pairs = inputs.match_pairs(references, [os.path.join(distorted, "b.jpg")])
+    assert pairs == [(os.path.join(references, "b.png"), os.path.join(distorted, "b.jpg"))]
+
+
 def test_missing_reference_in_folder_names_the_image(folders, tmp_path):
     references, _ = folders
     orphan = tmp_path / "c.png"

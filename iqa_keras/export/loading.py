@@ -134,9 +134,11 @@ def _image_batch(name, value) -> np.ndarray:
 def _bytes_batch(name, value) -> tf.Tensor:
     if isinstance(value, bytes):
         value = [value]
+    if not isinstance(value, str):
+        value = list(value)  # once: a generator is consumed by the check below
     if isinstance(value, str) or not all(isinstance(item, bytes) for item in value):
         raise TypeError(
             f"`{name}` must be the bytes of an encoded image file, or a list of them (read "
             f"files in binary mode). Received: {type(value).__name__}"
         )
-    return tf.constant(list(value), tf.string)
+    return tf.constant(value, tf.string)

@@ -38,11 +38,15 @@ def export_onnx(model: keras.Model, path: str | os.PathLike, opset: int | None =
         opset: the ONNX opset; None for tf2onnx's default.
 
     Returns:
-        `path`.
+        `path`; its folder is created if missing.
 
     Raises:
         ImportError: tf2onnx is not installed.
+        FileExistsError: `path` exists (a file or a folder): it is never overwritten.
     """
+    path = os.fspath(path)
+    if os.path.exists(path):
+        raise FileExistsError(f"{path} already exists, refusing to overwrite it")
     try:
         import tf2onnx
     except ImportError as error:
@@ -53,6 +57,6 @@ def export_onnx(model: keras.Model, path: str | os.PathLike, opset: int | None =
     function, specs = serving_functions(model)[DEFAULT_SIGNATURE]
     function = tf.function(function, input_signature=specs, autograph=False)
     proto, _ = tf2onnx.convert.from_function(function, specs, opset=opset)
-    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     write_atomic(path, lambda file: file.write(proto.SerializeToString()))
     return path

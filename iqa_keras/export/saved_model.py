@@ -25,6 +25,7 @@ import tempfile
 
 import keras
 
+from iqa_keras.atomic import publish_folder
 from iqa_keras.export.signatures import serving_functions
 
 __all__ = ["export_saved_model", "existing_versions"]
@@ -64,11 +65,7 @@ def export_saved_model(
     temporary = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=out_dir)
     try:
         archive.write_out(temporary, verbose=False)
-        # mkdtemp makes the folder private (0700); a server may run as another user.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o777 & ~umask)
-        os.rename(temporary, target)
+        publish_folder(temporary, target)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
