@@ -28,6 +28,7 @@ from iqa_keras.training import (
 )
 from iqa_keras.data import read_dataset
 from iqa_keras.evaluation import evaluate
+from iqa_keras.models import HallucinatedIQA
 from iqa_keras.data.records import DatasetError
 from iqa_keras.training.config import ConfigError
 
@@ -275,6 +276,47 @@ def test_finetune_of_a_no_reference_model_keeps_its_generator_and_discriminator(
             np.testing.assert_array_equal(np.asarray(before), np.asarray(after), err_msg=before.path)
     head_before = np.asarray(original.regressor.get_layer("quality_head").kernel)
     assert not np.allclose(head_before, np.asarray(tuned.regressor.get_layer("quality_head").kernel))
+
+
+@pytest.mark.filterwarnings("ignore::iqa_keras.evaluation.LogisticFitWarning")  # an untrained model
+def test_finetune_without_freezing_trains_the_parts_a_recipe_b_model_froze_at_its_learning_rate(
+    tmp_path, monkeypatch
+):
+    import iqa_keras.training.fit as fit_module
+
+    gans = []
+
+    def recording(*args, gan=None, **kwargs):
+        gans.append(gan)
+        return compile_model(*args, gan=gan, **kwargs)
+
+    monkeypatch.setattr(fit_module, "compile_model", recording)
+    data_csv = write_ratings_csv(tmp_path, references=10, seed=5, with_reference=True)
+    keras.utils.set_random_seed(0)
+    parts = {
+        "generator": {"filters": 8, "num_downsamples": 1, "num_residual_blocks": 0},
+        "discriminator": {"filters": 8, "num_downsamples": 2},
+        "regressor": {"filters": 8, "num_downsamples": 1, "num_residual_blocks": 0},
+    }
+    original = HallucinatedIQA.for_no_reference_data(ModelConfig(name="hallucinated_iqa", arguments=parts).build())
+    original.save(tmp_path / "recipe_b.keras")  # its generator and discriminator saved frozen
+
+    result = finetune(tmp_path / "recipe_b.keras", data_csv, tmp_path / "out", freeze_encoder=False,
+                      learning_rate=1e-3, epochs=1, batch_size=4, crop_size=32)
+
+    assert result.frozen == []
+    assert gans[0].generator_learning_rate == gans[0].discriminator_learning_rate == 1e-3
+    tuned = keras.saving.load_model(result.model_path, compile=False)
+    for part in ("generator", "discriminator"):
+        changed = [not np.array_equal(np.asarray(before), np.asarray(after))
+                   for before, after in zip(getattr(original, part).weights, getattr(tuned, part).weights)]
+        assert any(changed), part
+
+
+@pytest.mark.parametrize("epochs", [0, -2, 1.5, True])
+def test_finetune_refuses_epochs_that_are_not_a_positive_integer(tmp_path, epochs):
+    with pytest.raises(ValueError, match=f"`epochs` must be a positive integer. Received: epochs={epochs!r}"):
+        finetune(tmp_path / "model.keras", tmp_path / "ratings.csv", tmp_path / "out", epochs=epochs)
 
 
 @pytest.mark.filterwarnings("ignore:Your input ran out of data")  # Keras, on a dataset of unknown length

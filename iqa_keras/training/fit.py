@@ -53,6 +53,7 @@ from iqa_keras.training import callbacks as run_files
 from iqa_keras.training.compiling import compile_model
 from iqa_keras.training.config import (
     ConfigError,
+    GanConfig,
     OptimizerConfig,
     TrainingConfig,
     config_to_dict,
@@ -255,9 +256,12 @@ def finetune(
         output_dir: receives `finetuned.keras`, `finetune.json` (the report) and `log.csv`.
         freeze_encoder: keep the weights of the model's encoder (its sub-model named
             `encoder...`) and train the rest; for a `HallucinatedIQA`, keep its
-            generator and discriminator and train its regressor (recipe (b)).
-        learning_rate: AdamW's peak learning rate (cosine decay, no warm-up).
-        epochs: passes over the training part.
+            generator and discriminator and train its regressor (recipe (b)). False
+            trains every part, also those the saved model had frozen.
+        learning_rate: the peak learning rate of every part trained (cosine decay, no
+            warm-up): AdamW's of the model (a `HallucinatedIQA`'s regressor), Adam's of a
+            `HallucinatedIQA`'s generator and discriminator.
+        epochs: passes over the training part, 1 or more.
         validation_split: the share of contents held out, in (0, 1).
         seed: fixes the split, the crops and the initial state.
         batch_size: crops per batch.
@@ -267,6 +271,8 @@ def finetune(
     Returns:
         A `FinetuneResult`; `table()` prints the comparison, `as_dict()` gives it.
     """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be a positive integer. Received: epochs={epochs!r}")
     if not (isinstance(validation_split, (int, float)) and 0 < validation_split < 1):
         raise ValueError(f"`validation_split` must be in (0, 1). Received: validation_split={validation_split!r}")
     if crop_size is None and batch_size != 1:
@@ -285,11 +291,11 @@ def finetune(
     model = load(model_path, compile=False)
     before = evaluate(*predict_scores(model, parts["held_out"]))
 
-    frozen = []
-    if freeze_encoder:
-        for part in _feature_extractors(model):
-            part.trainable = False
-            frozen.append(part.name)
+    # Set either way: a saved model keeps its parts' flags (a recipe (b) model's are frozen).
+    extractors = _feature_extractors(model, required=freeze_encoder)
+    for part in extractors:
+        part.trainable = not freeze_encoder
+    frozen = [part.name for part in extractors if not part.trainable]
     train_data = training_dataset(parts["train"], batches)
     steps_per_epoch = batches.training_batches(len(parts["train"]))
     capacity = len(parts["train"])
@@ -300,6 +306,7 @@ def finetune(
         steps_per_epoch,
         epochs,
         capacity,
+        gan=GanConfig(generator_learning_rate=learning_rate, discriminator_learning_rate=learning_rate),
     )
     os.makedirs(output_dir, exist_ok=True)
     model.fit(
@@ -408,15 +415,16 @@ def _final_metrics(config: TrainingConfig, parts: dict, best_model_path: str) ->
     }
 
 
-def _feature_extractors(model: keras.Model) -> list[keras.Model]:
+def _feature_extractors(model: keras.Model, required: bool = True) -> list[keras.Model]:
     """What `freeze_encoder` keeps: a `HallucinatedIQA`'s generator and discriminator,
-    else the model's encoder sub-models (named `encoder...`, as `build_encoder` names them)."""
+    else the model's encoder sub-models (named `encoder...`, as `build_encoder` names them);
+    a model without them is refused when `required`."""
     if isinstance(model, HallucinatedIQA):
         return [model.generator, model.discriminator]
     encoders = [
         layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name.startswith("encoder")
     ]
-    if not encoders:
+    if not encoders and required:
         names = ", ".join(layer.name for layer in model.layers)
         raise ValueError(
             f"`freeze_encoder=True` but the model has no encoder sub-model (a nested model "
