@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -158,6 +159,54 @@ def test_data_options_reach_the_reader(tmp_path):
     flipped = {record.distorted: record.score for part in lower_is_better.values() for record in part}
     assert scores.keys() == flipped.keys() and len(scores) == 5
     assert all(flipped[path] == pytest.approx(1.0 - scores[path]) for path in scores)
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("run.yaml", "trainer: {epochs: 2\n", r"is not valid YAML: .*line"),
+    ("run.yaml", "optimizer: {learning_rate: 1.0e-3}\noptimizer: {learning_rate: 1.0e-4}\n",
+     r"is not valid YAML: .*the key 'optimizer' is given twice in one section.*line 2"),
+    ("run.yaml", "data:\n  root: a\n  root: b\n", r"is not valid YAML: the key 'root' is given twice"),
+    ("run.json", '{"trainer": {"epochs": 2, "epochs": 3}}', r"is not valid JSON: the key 'epochs' is given twice"),
+    ("run.json", '{"trainer": ', r"is not valid JSON: Expecting"),
+    ("run.yaml", "- trainer\n- data\n", r"must hold a mapping of config sections. Received: \['trainer', 'data'\]"),
+    ("run.txt", "trainer: {epochs: 2}\n", r"is no config file: its name must end in one of .yaml, .yml, .json"),
+])  # fmt: skip
+def test_a_config_file_that_cannot_be_read_is_named(tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"(?s)^`{re.escape(str(path))}` {message}"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("trainer.epochs", r"`trainer.epochs` is no override: an override reads `dotted.name=value`"),
+    ("trainer.epochs=[1", r"`trainer.epochs` is given a value that is not valid YAML"),
+    ("...=1", r"is no override: an override must name a field"),
+])  # fmt: skip
+def test_a_malformed_override_is_named(override, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(VALUES, [override])
+
+
+def test_ratios_the_data_cannot_meet_are_named_as_the_config_field():
+    from iqa_keras.data import Record, Scale
+
+    records = [Record(f"I{index:02d}.png", 3.0, Scale(1.0, 5.0, True), content_id=f"I{index:02d}")
+               for index in range(2)]
+    with pytest.raises(ConfigError, match=r"`data.ratios` cannot be met by x: Cannot split 2 contents into 3"):
+        DataConfig(dataset="kadid10k", root="x").split_records(records)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"higher_is_better": "maybe"}, r"`data.options` .*higher_is_better.* Received: \{'higher_is_better': 'maybe'\}"),
+    ({"scale": [5, 1]}, r"`data.options` .*scale"),
+])  # fmt: skip
+def test_a_reader_option_value_the_reader_refuses_is_named_as_the_config_field(tmp_path, options, message):
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("distorted,score\nimage.png,1\n")
+    (tmp_path / "image.png").write_bytes(b"")
+    with pytest.raises(ConfigError, match=message):
+        DataConfig(dataset="csv", root=str(ratings), options=options).read_parts()
 
 
 @pytest.mark.parametrize("override, message", [

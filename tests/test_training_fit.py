@@ -313,6 +313,22 @@ def test_finetune_without_freezing_trains_the_parts_a_recipe_b_model_froze_at_it
         assert any(changed), part
 
 
+@pytest.mark.parametrize("train_reference, evaluation_reference, message", [
+    (False, True, r"`model.name` siamese_difference is full-reference, and data.dataset 'kadid10k' with "
+                  r"data.train.use_reference False gives none"),
+    (True, False, r"`data.evaluation.use_reference` must be true for the full-reference model"),
+])  # fmt: skip
+def test_a_full_reference_run_without_references_is_refused_before_its_folder_is_made(
+    kadid_root, tmp_path, train_reference, evaluation_reference, message
+):
+    values = tiny_values(kadid_root, tmp_path / "run")
+    values["data"]["train"]["use_reference"] = train_reference
+    values["data"]["evaluation"]["use_reference"] = evaluation_reference
+    with pytest.raises(ConfigError, match=message):
+        train(config_from_dict(values))
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("epochs", [0, -2, 1.5, True])
 def test_finetune_refuses_epochs_that_are_not_a_positive_integer(tmp_path, epochs):
     with pytest.raises(ValueError, match=f"`epochs` must be a positive integer. Received: epochs={epochs!r}"):

@@ -59,6 +59,7 @@ import yaml
 
 from iqa_keras.data import (
     DATASETS,
+    DatasetError,
     PipelineConfig,
     Record,
     official_split,
@@ -127,7 +128,21 @@ _EXTENSIONS = (".yaml", ".yml", ".json")
 
 
 class _YamlLoader(yaml.SafeLoader):
-    """YAML's safe loader, reading `1e-4` as a float as JSON does (YAML 1.1 wants `1.0e-4`)."""
+    """YAML's safe loader, reading `1e-4` as a float as JSON does (YAML 1.1 wants `1.0e-4`),
+    and refusing a key given twice in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, typing.Hashable):
+                continue  # refused by the base class
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice in one section", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 _YamlLoader.add_implicit_resolver(
@@ -222,13 +237,24 @@ class DataConfig:
     def read_parts(self) -> dict[str, list[Record]]:
         """The records of `dataset` at `root`, read with `options`, split as
         `split_records` splits them."""
-        return self.split_records(read_dataset(self.dataset, self.root, **self.options))
+        try:
+            records = read_dataset(self.dataset, self.root, **self.options)
+        except DatasetError:
+            raise
+        except (TypeError, ValueError) as error:  # the reader refused an option's value
+            if not self.options:
+                raise
+            raise ConfigError("data.options", f"{error} Received: {self.options!r}") from None
+        return self.split_records(records)
 
     def split_records(self, records: Sequence[Record]) -> dict[str, list[Record]]:
         """The `train`, `validation` and `test` parts of `records` as `split` says (with
         the official split, `test` is the validation part when the release has none)."""
         if self.split == "content":
-            (parts,) = split_by_content(records, self.ratios, seed=self.split_seed)
+            try:
+                (parts,) = split_by_content(records, self.ratios, seed=self.split_seed)
+            except ValueError as error:  # fewer contents than parts
+                raise ConfigError("data.ratios", f"cannot be met by {self.root}: {error}") from None
             return parts
         try:
             parts = official_split(records)
@@ -620,14 +646,26 @@ def load_config(path: str | os.PathLike, overrides=None) -> TrainingConfig:
     path = os.fspath(path)
     extension = os.path.splitext(path)[1].lower()
     if extension not in _EXTENSIONS:
-        raise ValueError(f"A config file must end in one of {_EXTENSIONS}. Received: {path}")
+        raise ConfigError(path, f"is no config file: its name must end in one of {', '.join(_EXTENSIONS)}")
     with open(path, encoding="utf-8") as file:
-        values = json.load(file) if extension == ".json" else yaml.load(file, _YamlLoader)
+        try:
+            values = json.load(file, object_pairs_hook=_unique_keys) if extension == ".json" else yaml.load(file, _YamlLoader)
+        except (ValueError, yaml.YAMLError) as error:
+            raise ConfigError(path, f"is not valid {'JSON' if extension == '.json' else 'YAML'}: {error}") from None
     if values is None:
         values = {}
     if not isinstance(values, Mapping):
-        raise ValueError(f"{path} must hold a mapping of config sections. Received: {values!r}")
+        raise ConfigError(path, f"must hold a mapping of config sections. Received: {values!r}")
     return config_from_dict(values, overrides)
+
+
+def _unique_keys(pairs: list[tuple]) -> dict:
+    """A JSON object as a dict, refusing a key given twice (JSON would keep the last)."""
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ValueError(f"the key {twice[0]!r} is given twice in one object")
+    return dict(pairs)
 
 
 def save_config(config: TrainingConfig, path: str | os.PathLike) -> None:
@@ -739,8 +777,11 @@ def _apply_overrides(values: dict, overrides) -> None:
         for override in overrides:
             name, separator, text = str(override).partition("=")
             if not separator or not name.strip():
-                raise ValueError(f"An override must read `dotted.name=value`. Received: {override!r}")
-            pairs.append((name.strip(), yaml.load(text, _YamlLoader)))
+                raise ConfigError(str(override), "is no override: an override reads `dotted.name=value`")
+            try:
+                pairs.append((name.strip(), yaml.load(text, _YamlLoader)))
+            except yaml.YAMLError as error:
+                raise ConfigError(name.strip(), f"is given a value that is not valid YAML: {error}") from None
     for name, value in pairs:
         _set(values, name, value)
 
@@ -749,7 +790,7 @@ def _set(values: dict, name: str, value) -> None:
     """Sets `values[a][b][0][c] = value` for the name `a.b[0].c`, making missing sections."""
     keys = [int(index) if index else key for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", name)]
     if not keys:
-        raise ValueError(f"An override must name a field. Received: {name!r}")
+        raise ConfigError(name, "is no override: an override must name a field")
     container = values
     for position, key in enumerate(keys[:-1]):
         if isinstance(key, int):

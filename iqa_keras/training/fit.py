@@ -171,6 +171,11 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         config.model.check_files()
     except ConfigError as error:
         raise error.within("model") from None
+    # The data first: a config the data refuses leaves the output folder as it was.
+    parts = config.data.read_parts()
+    _check_crops_fit(parts["train"], config.data.train)
+    if config.gan is not None or config.model.name == "siamese_difference":
+        _check_references(parts["train"], config)
     strategy = make_strategy(config.trainer.strategy)
     chief = is_chief(strategy)
     output_dir = config.output_dir
@@ -182,10 +187,6 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     if chief:
         _write_resolved_config(config, output_dir, run_files.is_resuming(output_dir, backup_dir))
 
-    parts = config.data.read_parts()
-    _check_crops_fit(parts["train"], config.data.train)
-    if config.gan is not None:
-        _check_references(parts["train"], config)
     with precision_policy(config.trainer.precision):
         keras.utils.set_random_seed(config.trainer.seed)
         passes = PassCounter()
@@ -361,14 +362,22 @@ def _resized_size(width: int, height: int, config: PipelineConfig) -> tuple[int,
 
 
 def _check_references(records: list[Record], config: TrainingConfig) -> None:
-    """Recipe (a) learns the generator from references: the training part needs them."""
+    """A full-reference model, and recipe (a), which learns the generator from references:
+    the training part and the batches need references."""
     if config.data.train.use_reference and any(record.reference is not None for record in records):
-        return
+        if config.model.name != "siamese_difference" or config.data.evaluation.use_reference:
+            return
+        raise ConfigError(
+            "data.evaluation.use_reference",
+            "must be true for the full-reference model siamese_difference. Received: False",
+        )
+    given = f"data.dataset {config.data.dataset!r} with data.train.use_reference {config.data.train.use_reference} gives none"
+    if config.model.name == "siamese_difference":
+        raise ConfigError("model.name", f"siamese_difference is full-reference, and {given}. Received: 'siamese_difference'")
     raise ConfigError(
         "model.pretrained",
         "is required without references (recipe (b)): joint training (recipe (a)) learns the "
-        f"generator from the references, and data.dataset {config.data.dataset!r} with "
-        f"data.train.use_reference {config.data.train.use_reference} gives none. Received: None",
+        f"generator from the references, and {given}. Received: None",
     )
 
 
