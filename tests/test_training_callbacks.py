@@ -10,13 +10,13 @@ import pytest
 from iqa_keras.training.callbacks import BEST_MODEL, FiniteEarlyStopping, training_callbacks
 
 
-def run_epochs(callbacks, model, values):
+def run_epochs(callbacks, model, values, first_epoch=0):
     """Ends one epoch per value of val_srcc; returns the epochs after which training stops."""
     stops = []
     for callback in callbacks:
         callback.set_model(model)
         callback.on_train_begin()
-    for epoch, value in enumerate(values):
+    for epoch, value in enumerate(values, start=first_epoch):
         logs = {"loss": 1.0, "val_srcc": value}
         for callback in callbacks:
             callback.on_epoch_end(epoch, logs)
@@ -52,3 +52,20 @@ def test_a_first_nan_epoch_is_not_the_best_and_a_later_one_is(tmp_path, model):
 ])
 def test_early_stopping_takes_nan_as_no_improvement(model, values, stops):
     assert run_epochs([FiniteEarlyStopping(monitor="val_srcc", mode="max", patience=2)], model, values) == stops
+
+
+@pytest.mark.parametrize("logged, patience, stop", [
+    ([0.5, 0.4], 2, 2),        # 1 epoch since the best, then 1 more without improvement
+    ([0.5, 0.6], 2, 3),        # the best was the last epoch: 2 more
+    ([0.5, math.nan], 3, 3),   # a NaN epoch counts as one without improvement
+])  # fmt: skip
+def test_resumed_early_stopping_counts_the_epochs_since_the_logged_best(tmp_path, model, logged, patience, stop):
+    # Uninterrupted, the same values stop at the same epoch.
+    uninterrupted = FiniteEarlyStopping(monitor="val_srcc", mode="max", patience=patience)
+    assert run_epochs([uninterrupted], model, logged + [0.3, 0.3, 0.3])[0] == stop
+    rows = ["epoch,loss,val_srcc"] + [f"{epoch},1.0,{value}" for epoch, value in enumerate(logged)]
+    rows.append(f"{len(logged)},1.0,0.99")  # an epoch the backup does not hold: not counted
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    model._initial_epoch = len(logged)
+    stopping = FiniteEarlyStopping(monitor="val_srcc", mode="max", patience=patience, output_dir=str(tmp_path))
+    assert run_epochs([stopping], model, [0.3, 0.3, 0.3], first_epoch=len(logged))[0] == stop

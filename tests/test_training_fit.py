@@ -180,6 +180,66 @@ def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tiny_run, tmp_pat
         np.testing.assert_allclose(weight.numpy(), other.numpy(), rtol=1e-4, atol=1e-6)
 
 
+def test_a_run_killed_after_logging_an_epoch_but_before_backing_it_up_repeats_it_once(
+    kadid_root, tiny_run, tmp_path, monkeypatch
+):
+    from iqa_keras.training.callbacks import EpochBackup
+
+    back_up = EpochBackup.on_epoch_end
+
+    def killed_before_the_second_backup(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("killed between the log and the backup")
+        back_up(self, epoch, logs)
+
+    values = tiny_values(kadid_root, tmp_path / "run", epochs=2)
+    monkeypatch.setattr(EpochBackup, "on_epoch_end", killed_before_the_second_backup)
+    with pytest.raises(KeyboardInterrupt):
+        train(config_from_dict(values))
+    monkeypatch.undo()
+    with open(tmp_path / "run" / "log.csv") as file:
+        assert [row["epoch"] for row in csv.DictReader(file)] == ["0", "1"]  # epoch 1 logged, not backed up
+
+    recorder = EpochRecorder()
+    result = train(config_from_dict(values), callbacks=[recorder])
+    assert recorder.epochs == [1]
+    with open(tmp_path / "run" / "log.csv") as file:
+        rows = list(csv.DictReader(file))
+    _, uninterrupted, uninterrupted_run = tiny_run
+    with open(uninterrupted_run / "log.csv") as file:
+        expected = list(csv.DictReader(file))
+    assert [row["epoch"] for row in rows] == ["0", "1"]  # the repeated epoch once
+    assert [float(row["val_srcc"]) for row in rows] == pytest.approx([float(row["val_srcc"]) for row in expected])
+    assert result.metrics["best_epoch"] == uninterrupted.metrics["best_epoch"]
+
+
+def test_a_run_killed_while_testing_its_best_model_does_not_train_again(kadid_root, tmp_path, monkeypatch):
+    import iqa_keras.training.fit as fit_module
+
+    values = tiny_values(kadid_root, tmp_path / "run", epochs=1)
+    final_metrics = fit_module._final_metrics
+
+    def killed(*args):
+        raise KeyboardInterrupt("killed in the test evaluation")
+
+    monkeypatch.setattr(fit_module, "_final_metrics", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(config_from_dict(values))
+    monkeypatch.setattr(fit_module, "_final_metrics", final_metrics)
+    trained = keras.saving.load_model(tmp_path / "run" / "best.keras", compile=False)
+
+    recorder = EpochRecorder()
+    result = train(config_from_dict(values), callbacks=[recorder])
+    assert recorder.epochs == [] and result.metrics["epochs_logged"] == 1
+    assert set(os.listdir(tmp_path / "run")) - {"tensorboard"} == {"best.keras", "config.yaml", "log.csv", "metrics.json"}
+    for weight, other in zip(result.model.weights, trained.weights, strict=True):
+        np.testing.assert_array_equal(weight.numpy(), other.numpy())
+
+    with pytest.raises(ConfigError, match=r"`output_dir` holds a finished run \(.*metrics.json\), which this one would overwrite"):
+        train(config_from_dict(values))
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == result.metrics
+
+
 def test_tiled_validation_ranks_images_by_the_mean_of_their_tiles(kadid_root, tmp_path):
     # 4 tiles per 32x32 image: ranked tile by tile, 4x the images would overflow the
     # streaming SRCC sized for the images, and no epoch would reach a finite val_srcc.

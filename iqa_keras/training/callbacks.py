@@ -4,48 +4,59 @@
     log.csv         one row of losses and metrics per epoch (appended to on resume)
     tensorboard/    the same for TensorBoard, when the `tensorboard` package is installed
     backup/         the last finished epoch (weights, optimizer, epoch number), kept
-                    while the run is unfinished: starting the run again resumes there
+                    while the run is unfinished: starting the run again resumes there;
+                    `trained` in it once `model.fit` has returned
 
 The best checkpoint is written beside its place, then renamed over it, so a run killed
-while saving leaves the previous best whole. On resume, the best validation SRCC logged
-so far is the bar a new checkpoint must pass, early stopping counts its patience from
-the resumed epoch on, and the training data of epoch n is pass n of the pipeline, as
-it would have been uninterrupted. An epoch whose validation SRCC is NaN (it scored every
-image alike) is never the best. Progress is `model.fit`'s own bar.
+while saving leaves the previous best whole. An epoch is backed up last, once it is
+checkpointed and logged: a run killed before that repeats the epoch, and the log rows
+of epochs the backup does not hold are dropped on resume. On resume, the best validation
+SRCC logged so far is the bar a new checkpoint must pass, early stopping counts the
+epochs since the best one as an uninterrupted run would, and the training data of epoch
+n is pass n of the pipeline. An epoch whose validation SRCC is NaN (it scored every image
+alike) is never the best. Progress is `model.fit`'s own bar.
 
 Example:
 >>> import tempfile
 >>> callbacks = training_callbacks(tempfile.mkdtemp(), early_stopping_patience=5)
 >>> [type(callback).__name__ for callback in callbacks if type(callback).__name__ != "TensorBoard"]
-['BackupAndRestore', 'ModelCheckpoint', 'PublishCheckpoint', 'CSVLogger', 'FiniteEarlyStopping']
+['RestoreBackup', 'ModelCheckpoint', 'PublishCheckpoint', 'CSVLogger', 'FiniteEarlyStopping', 'EpochBackup']
 """
 
 from __future__ import annotations
 
 import csv
 import importlib.util
+import io
 import math
 import os
 
 import keras
+
+from iqa_keras.atomic import write_atomic
 
 __all__ = [
     "MONITOR",
     "BEST_MODEL",
     "LOG",
     "BACKUP",
+    "TRAINED",
+    "EpochBackup",
     "PublishCheckpoint",
+    "RestoreBackup",
     "StartPassesAtEpoch",
     "FiniteEarlyStopping",
     "training_callbacks",
     "logged_epochs",
     "is_resuming",
+    "restore_backup",
 ]
 
 MONITOR = "val_srcc"
 BEST_MODEL = "best.keras"
 LOG = "log.csv"
 BACKUP = "backup"
+TRAINED = "trained"
 TENSORBOARD = "tensorboard"
 _UNPUBLISHED_PREFIX = ".saving-"
 
@@ -66,6 +77,67 @@ class PublishCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if os.path.exists(self.written):
             os.replace(self.written, self.target)
+
+
+class EpochBackup(keras.callbacks.BackupAndRestore):
+    """Keras' `BackupAndRestore` (double checkpoint) that backs up at the end of each epoch
+    only: `RestoreBackup` restores it, before the other callbacks start. It keeps the backup
+    when training ends; the run deletes it once its last files are written.
+
+    Example:
+    >>> import tempfile
+    >>> EpochBackup(tempfile.mkdtemp()).delete_checkpoint
+    False
+    """
+
+    def __init__(self, backup_dir: str):
+        super().__init__(backup_dir, double_checkpoint=True, delete_checkpoint=False)
+
+    def on_train_begin(self, logs=None):
+        pass  # RestoreBackup's job
+
+    def restore(self) -> None:
+        super().on_train_begin()
+
+
+def restore_backup(model: keras.Model, backup_dir: str) -> None:
+    """Loads the weights and optimizer state of the backup in `backup_dir` into `model`."""
+    backup = EpochBackup(backup_dir)
+    backup.set_model(model)
+    backup.restore()
+
+
+class RestoreBackup(keras.callbacks.Callback):
+    """Restores `backup` (weights, optimizer, the epoch to start at) first of all, and drops
+    the log rows of the epochs it does not hold: a run killed after logging an epoch but
+    before backing it up repeats that epoch.
+
+    Example:
+    >>> import tempfile
+    >>> os.path.basename(RestoreBackup(EpochBackup(tempfile.mkdtemp()), tempfile.mkdtemp()).log)
+    'log.csv'
+    """
+
+    def __init__(self, backup: EpochBackup, output_dir: str | None):
+        super().__init__()
+        self.backup = backup
+        self.log = None if output_dir is None else os.path.join(output_dir, LOG)
+
+    def on_train_begin(self, logs=None):
+        self.backup.set_model(self.model)
+        self.backup.restore()
+        if self.log is not None and os.path.isfile(self.log):
+            _drop_rows_from_epoch(self.log, self.model._initial_epoch or 0)
+
+
+def _drop_rows_from_epoch(path: str, epoch: int) -> None:
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    kept = rows[:1] + [row for row in rows[1:] if row and _float(row[0]) < epoch]
+    if len(kept) < len(rows):
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(kept)
+        write_atomic(path, lambda file: file.write(text.getvalue().encode("utf-8")))
 
 
 class StartPassesAtEpoch(keras.callbacks.Callback):
@@ -91,7 +163,9 @@ class StartPassesAtEpoch(keras.callbacks.Callback):
 
 class FiniteEarlyStopping(keras.callbacks.EarlyStopping):
     """`EarlyStopping` (mode "max" or "min") that takes an epoch whose monitored value is
-    NaN as no improvement.
+    NaN as no improvement, and that resumes: given the run's `output_dir`, it starts from
+    the best value and the epochs since it in `log.csv`'s rows before the epoch `fit`
+    starts at.
 
     Keras' own takes a first NaN (e.g. the SRCC of an epoch that scored every image
     alike) as its best, and then no later value beats it.
@@ -100,6 +174,25 @@ class FiniteEarlyStopping(keras.callbacks.EarlyStopping):
     >>> FiniteEarlyStopping(monitor="val_srcc", mode="max", patience=2).patience
     2
     """
+
+    def __init__(self, *args, output_dir: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.output_dir = output_dir
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        start = self.model._initial_epoch or 0
+        if self.output_dir is None or not start:
+            return
+        values = [row.get(self.monitor, math.nan) for row in logged_epochs(self.output_dir) if row["epoch"] < start]
+        finite = [(value, index) for index, value in enumerate(values) if math.isfinite(value)]
+        if finite:
+            sign = -1 if self.mode == "min" else 1
+            best, best_index = max(finite, key=lambda item: (sign * item[0], -item[1]))
+            self.best, self.best_epoch = best, best_index
+            self.wait = len(values) - 1 - best_index
+        else:
+            self.wait = len(values)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -158,8 +251,8 @@ def training_callbacks(
     resuming = is_resuming(output_dir, backup_dir)
     previous = [row[MONITOR] for row in logged_epochs(output_dir) if math.isfinite(row.get(MONITOR, math.nan))]
     best_so_far = max(previous) if resuming and previous else None
-    # The backup comes first: an epoch is logged only once it can be resumed from.
-    callbacks = [keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True)]
+    backup = EpochBackup(backup_dir)
+    callbacks = [RestoreBackup(backup, output_dir if writes_files else None)]
     if passes is not None:
         callbacks.append(StartPassesAtEpoch(passes))
     if writes_files:
@@ -182,9 +275,10 @@ def training_callbacks(
             )
     if early_stopping_patience is not None:
         callbacks.append(
-            FiniteEarlyStopping(monitor=MONITOR, mode="max", patience=early_stopping_patience, baseline=best_so_far)
+            FiniteEarlyStopping(monitor=MONITOR, mode="max", patience=early_stopping_patience, output_dir=output_dir)
         )
-    return callbacks
+    # Last: an epoch is backed up once it is checkpointed and logged.
+    return callbacks + [backup]
 
 
 def _float(text: str) -> float:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shutil
 from collections.abc import Sequence
 
 import keras
@@ -45,7 +46,7 @@ from iqa_keras.data import (
     split_by_content,
     training_dataset,
 )
-from iqa_keras.atomic import save_model_atomic, write_json_atomic
+from iqa_keras.atomic import save_model_atomic, write_atomic, write_json_atomic
 from iqa_keras.evaluation import Evaluation, evaluate
 from iqa_keras.loading import load
 from iqa_keras.models import HallucinatedIQA
@@ -184,8 +185,16 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     if not chief:
         resolver = strategy.cluster_resolver
         backup_dir += f"_{resolver.task_type}_{resolver.task_id}"
+    resuming = run_files.is_resuming(output_dir, backup_dir)
+    metrics_path = os.path.join(output_dir, METRICS_FILE)
+    if chief and not resuming and os.path.isfile(metrics_path):
+        raise ConfigError(
+            "output_dir",
+            f"holds a finished run ({metrics_path}), which this one would overwrite: use another "
+            f"output_dir, or delete {output_dir} to train again. Received: {output_dir!r}",
+        )
     if chief:
-        _write_resolved_config(config, output_dir, run_files.is_resuming(output_dir, backup_dir))
+        _write_resolved_config(config, output_dir, resuming)
 
     with precision_policy(config.trainer.precision):
         keras.utils.set_random_seed(config.trainer.seed)
@@ -217,18 +226,27 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         run_callbacks = run_files.training_callbacks(
             output_dir, config.trainer.early_stopping_patience, backup_dir, writes_files=chief, passes=passes
         )
-        history = model.fit(
-            train_data,
-            validation_data=validation_data,
-            epochs=config.trainer.epochs,
-            callbacks=image_validation + run_callbacks + list(callbacks or []),
-            shuffle=False,  # the pipeline shuffles
-        )
+        trained = os.path.join(backup_dir, run_files.TRAINED)
+        if os.path.isfile(trained):  # killed after training, before its last files
+            with strategy.scope():
+                run_files.restore_backup(model, backup_dir)
+            history = {}
+        else:
+            history = model.fit(
+                train_data,
+                validation_data=validation_data,
+                epochs=config.trainer.epochs,
+                callbacks=image_validation + run_callbacks + list(callbacks or []),
+                shuffle=False,  # the pipeline shuffles
+            ).history
+            os.makedirs(backup_dir, exist_ok=True)
+            write_atomic(trained, lambda file: None)
     best_model_path = os.path.join(output_dir, run_files.BEST_MODEL)
     metrics = _final_metrics(config, parts, best_model_path) if chief else {}
     if chief:
-        write_json_atomic(os.path.join(output_dir, METRICS_FILE), metrics)
-    return TrainResult(output_dir, best_model_path, metrics, dict(history.history), model)
+        write_json_atomic(metrics_path, metrics)
+    shutil.rmtree(backup_dir)  # the run is finished
+    return TrainResult(output_dir, best_model_path, metrics, dict(history), model)
 
 
 def finetune(
