@@ -162,13 +162,17 @@ def test_train_on_jax_writes_a_float32_best_model_tensorflow_loads(dataset, tmp_
                                        if recipe == "fr" else None, model=model))
 
 
-@pytest.mark.parametrize("recipe, backend, message", [
-    ("synthetic_fr", "tensorflow", "set KERAS_BACKEND=jax"),
-    ("spaq_nr", "jax", "`data.train.resize_shorter_side` is set"),  # CropBatches would not resize
+@pytest.mark.parametrize("recipe, backend, overrides, message", [
+    ("synthetic_fr", "tensorflow", [], "set KERAS_BACKEND=jax"),
+    ("spaq_nr", "jax", [], "`data.train.resize_shorter_side` is set"),  # CropBatches would not resize
+    ("synthetic_fr", "jax", ["data.train.crop_size=[16, 32]"], "`data.train.crop_size` must be one side"),
+    ("synthetic_fr", "jax", ["data.train.crop_size=null", "data.train.patches_per_image=1", "data.train.batch_size=1"],
+     "`data.train.crop_size` must be one side (square crops) for this script. Received: None"),
 ])  # fmt: skip
-def test_train_on_jax_refuses_another_backend_and_resized_training_images(recipe, backend, message):
+def test_train_on_jax_refuses_another_backend_and_training_images_it_cannot_crop(recipe, backend, overrides, message):
     result = subprocess.run(
-        [sys.executable, "training/train_on_jax.py", f"training/{recipe}.yaml"],
+        [sys.executable, "training/train_on_jax.py", f"training/{recipe}.yaml",
+         *[argument for override in overrides for argument in ("--set", override)]],
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
         env={**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": REPO_ROOT},
     )

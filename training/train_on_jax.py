@@ -53,6 +53,9 @@ def main(argv=None) -> int:
         if getattr(config.data.train, field) is not None:
             parser.error(f"`data.train.{field}` is set, but this script crops the images as they are; "
                          "train with `iqa-keras train`, or resize the images beforehand")
+    crop_size = config.data.train.crop_size
+    if crop_size is None or crop_size[0] != crop_size[1]:
+        parser.error(f"`data.train.crop_size` must be one side (square crops) for this script. Received: {crop_size}")
     os.makedirs(config.output_dir, exist_ok=True)
     save_config(config, os.path.join(config.output_dir, "config.yaml"))
     parts = config.data.read_parts()
