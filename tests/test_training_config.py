@@ -210,6 +210,20 @@ def test_a_reader_option_value_the_reader_refuses_is_named_as_the_config_field(t
 
 
 @pytest.mark.parametrize("override, message", [
+    ("data.evaluation.crop_size=16", r"`data.evaluation.crop_size` applies to training batches only, and would be ignored here"),
+    ("data.evaluation.patches_per_image=2", r"`data.evaluation.patches_per_image` applies to training batches only"),
+    ("data.evaluation.augment=false", r"`data.evaluation.augment` applies to training batches only"),
+    ("data.train.tile_size=8", r"`data.train.tile_size` applies to evaluation batches only"),
+    ("losses=[{name: mae, weight: 0}]", r"`losses` must give at least one term a positive weight. Received weights: \[0"),
+    ("data.split=official", r"`data.ratios` applies to split: content only"),
+])  # fmt: skip
+def test_fields_that_would_have_no_effect_are_refused(override, message):
+    values = {**VALUES, "data": {**VALUES["data"], "ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}}}
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(values, [override])
+
+
+@pytest.mark.parametrize("override, message", [
     (["data.train.crop_size=null"], r"`data.train.patches_per_image` needs a crop_size .* Received: 4"),
     (["data.train.crop_size=null", "data.train.patches_per_image=1"],
      r"`data.train.crop_size` is null: training batches of whole images need one size"),

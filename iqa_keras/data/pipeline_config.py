@@ -17,6 +17,11 @@ __all__ = ["PipelineConfig"]
 _ON_ERROR = ("raise", "skip")
 
 
+# The fields marked (training) and (evaluation) in PipelineConfig's Args.
+_TRAINING_ONLY = ("crop_size", "patches_per_image", "augment", "level_groups", "shuffle_buffer")
+_EVALUATION_ONLY = ("tile_size", "tile_stride")
+
+
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """How records become batches. Fields marked (training) or (evaluation) apply there only.
@@ -117,8 +122,8 @@ class PipelineConfig:
 
     def check_training(self) -> None:
         """Raises a `ValueError`, naming the field, if these settings cannot make training
-        batches: patches without a `crop_size`, or uncropped images of several sizes in
-        one batch.
+        batches: patches without a `crop_size`, uncropped images of several sizes in one
+        batch, or an (evaluation) field set, which training would ignore.
 
         Example:
         >>> PipelineConfig(crop_size=None, patches_per_image=2).check_training()
@@ -126,6 +131,7 @@ class PipelineConfig:
         ...
         ValueError: `patches_per_image` needs a crop_size to cut patches. Received: 2 ...
         """
+        self._check_left_default(_EVALUATION_ONLY, "evaluation")
         if self.crop_size is not None:
             return
         if self.patches_per_image > 1:
@@ -138,6 +144,27 @@ class PipelineConfig:
                 "`crop_size` is null: training batches of whole images need one size: set `crop_size` "
                 f"or `resize_to`, or use batch_size=1. Received: batch_size={self.batch_size}"
             )
+
+    def check_evaluation(self) -> None:
+        """Raises a `ValueError`, naming the field, if a (training) field is set to anything
+        but its default: evaluation would ignore it.
+
+        Example:
+        >>> PipelineConfig(crop_size=224).check_evaluation()
+        Traceback (most recent call last):
+        ...
+        ValueError: `crop_size` applies to training batches only, and would be ignored here. Received: crop_size=(224, 224)
+        """
+        self._check_left_default(_TRAINING_ONLY, "training")
+
+    def _check_left_default(self, names: tuple[str, ...], where: str) -> None:
+        defaults = PipelineConfig()
+        for name in names:
+            if getattr(self, name) != getattr(defaults, name):
+                raise ValueError(
+                    f"`{name}` applies to {where} batches only, and would be ignored here. "
+                    f"Received: {name}={getattr(self, name)!r}"
+                )
 
     def training_batches(self, num_records: int) -> int:
         """Batches in one training pass over `num_records` records (fewer if images are

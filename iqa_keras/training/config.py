@@ -123,6 +123,7 @@ LOSSES = {
     "norm_in_norm": NormInNormLoss,
 }
 SPLITS = ("content", "official")
+_DEFAULT_RATIOS = {"train": 0.6, "validation": 0.2, "test": 0.2}
 PARTS = ("train", "validation", "test")
 _EXTENSIONS = (".yaml", ".yml", ".json")
 
@@ -193,7 +194,7 @@ class DataConfig:
     root: str = ""
     options: dict = field(default_factory=dict)
     split: str = "content"
-    ratios: dict = field(default_factory=lambda: {"train": 0.6, "validation": 0.2, "test": 0.2})
+    ratios: dict = field(default_factory=lambda: dict(_DEFAULT_RATIOS))
     split_seed: int = 0
     train: PipelineConfig = field(
         default_factory=lambda: PipelineConfig(batch_size=16, crop_size=224, patches_per_image=4)
@@ -229,10 +230,13 @@ class DataConfig:
                 f"Received: {self.ratios!r}",
             )
         object.__setattr__(self, "ratios", {part: float(ratios[part]) for part in PARTS})
-        try:
-            self.train.check_training()
-        except ValueError as error:
-            raise _named(error, "train", [item.name for item in dataclasses.fields(PipelineConfig)]) from None
+        if self.split == "official" and self.ratios != _DEFAULT_RATIOS:
+            raise ConfigError("ratios", f"applies to split: content only; the official split has its own. Received: {self.ratios!r}")
+        for part, check in (("train", self.train.check_training), ("evaluation", self.evaluation.check_evaluation)):
+            try:
+                check()
+            except ValueError as error:
+                raise _named(error, part, [item.name for item in dataclasses.fields(PipelineConfig)]) from None
 
     def read_parts(self) -> dict[str, list[Record]]:
         """The records of `dataset` at `root`, read with `options`, split as
@@ -600,6 +604,10 @@ class TrainingConfig:
         _check_type("output_dir", self.output_dir, str, "a path")
         if not isinstance(self.losses, list) or not self.losses:
             raise ConfigError("losses", f"must be a non-empty list of loss terms. Received: {self.losses!r}")
+        if not any(term.weight > 0 for term in self.losses):
+            raise ConfigError(
+                "losses", f"must give at least one term a positive weight. Received weights: {[t.weight for t in self.losses]}"
+            )
         joint = self.model.name == "hallucinated_iqa" and self.model.pretrained is None
         if joint and self.gan is None:
             object.__setattr__(self, "gan", GanConfig())
