@@ -65,21 +65,26 @@ def serving_functions(model) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
     a dict of float32 outputs.
     """
     names = signature_input_names(model)
-    model_names, takes_dict = _model_inputs(model)
+    model_names, structure = _model_inputs(model)
+    # The signature's input names in the model's order.
+    in_model_order = model_names if names == _FULL_REFERENCE else _NO_REFERENCE
 
     def serve_images(*images):
-        if not takes_dict:
-            inputs = images[0]
-        elif names == _NO_REFERENCE:
-            inputs = {model_names[0]: images[0]}
+        by_name = dict(zip(names, images if names == _NO_REFERENCE else _paired(*images)))
+        ordered = [by_name[name] for name in in_model_order]
+        if structure is dict:
+            inputs = dict(zip(model_names, ordered))
+        elif structure is list:
+            inputs = ordered
         else:
-            inputs = dict(zip(names, _paired(*images)))
+            (inputs,) = ordered
         return _named_outputs(model(inputs, training=False), model)
 
     def serve_bytes(*contents):
         return serve_images(*(decode_image_batch(batch, f"{name}_bytes") for name, batch in zip(names, contents)))
 
-    image_specs = [tf.TensorSpec([None, None, None, 3], tf.float32, name=name) for name in names]
+    shapes = dict(zip(in_model_order, _input_shapes(model)))
+    image_specs = [tf.TensorSpec([None, *shapes[name][1:]], tf.float32, name=name) for name in names]
     bytes_specs = [tf.TensorSpec([None], tf.string, name=f"{name}_bytes") for name in names]
     return {DEFAULT_SIGNATURE: (serve_images, image_specs), BYTES_SIGNATURE: (serve_bytes, bytes_specs)}
 
@@ -101,21 +106,37 @@ def _paired(reference, distorted):
         return tf.broadcast_to(reference, distorted_shape), tf.identity(distorted)
 
 
-def _model_inputs(model) -> tuple[tuple[str, ...], bool]:
-    """The model's input names, and whether it takes them as a dict (else one tensor)."""
-    try:
-        structure = model.input
-    except (AttributeError, ValueError):
-        structure = None
+def _model_inputs(model) -> tuple[tuple[str, ...], type]:
+    """The model's input names, and how it takes them: `dict`, `list` (in that order) or
+    `object` (one tensor)."""
+    structure = _input_structure(model)
     if isinstance(structure, dict):
-        return tuple(structure), True
+        return tuple(structure), dict
+    if isinstance(structure, (list, tuple)) and structure and all(hasattr(item, "name") for item in structure):
+        return tuple(item.name for item in structure), list
     if structure is not None and not isinstance(structure, (list, tuple)):
-        return (structure.name,), False
+        return (structure.name,), object
     raise ValueError(
         "Cannot export a model without named inputs: build it as a functional model with "
         "`keras.Input(..., name=...)` inputs, a dict of them for several. Received: model "
         f"{getattr(model, 'name', model)!r} with inputs {structure!r}"
     )
+
+
+def _input_structure(model):
+    try:
+        return model.input
+    except (AttributeError, ValueError):
+        return None
+
+
+def _input_shapes(model) -> list[tuple]:
+    """The shapes of the model's inputs, in the order of `_model_inputs`; (None, None,
+    None, 3) for a model that does not say."""
+    structure = _input_structure(model)
+    tensors = list(structure.values()) if isinstance(structure, dict) else structure
+    tensors = tensors if isinstance(tensors, (list, tuple)) else [tensors]
+    return [tuple(tensor.shape) if len(tensor.shape) == 4 else (None, None, None, 3) for tensor in tensors]
 
 
 def _named_outputs(outputs, model) -> dict[str, tf.Tensor]:
