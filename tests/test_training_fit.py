@@ -389,6 +389,12 @@ def test_a_full_reference_run_without_references_is_refused_before_its_folder_is
     assert not (tmp_path / "run").exists()
 
 
+def test_finetune_names_a_held_out_part_too_small_to_score(tmp_path):
+    data_csv = write_ratings_csv(tmp_path, references=2, seed=6, with_reference=False)  # 6 images
+    with pytest.raises(ValueError, match=r"`validation_split` 0.2 of .* holds out 1 image\(s\); the before/after correlations need at least 2"):
+        finetune(tmp_path / "model.keras", data_csv, tmp_path / "out", crop_size=32)
+
+
 @pytest.mark.parametrize("epochs", [0, -2, 1.5, True])
 def test_finetune_refuses_epochs_that_are_not_a_positive_integer(tmp_path, epochs):
     with pytest.raises(ValueError, match=f"`epochs` must be a positive integer. Received: epochs={epochs!r}"):
