@@ -118,7 +118,7 @@ def _model_inputs(model) -> tuple[tuple[str, ...], type]:
         return (structure.name,), object
     raise ValueError(
         "Cannot export a model without named inputs: build it as a functional model with "
-        "`keras.Input(..., name=...)` inputs, a dict of them for several. Received: model "
+        "`keras.Input(..., name=...)` inputs, a dict or list of them for several. Received: model "
         f"{getattr(model, 'name', model)!r} with inputs {structure!r}"
     )
 
