@@ -180,6 +180,20 @@ def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tiny_run, tmp_pat
         np.testing.assert_allclose(weight.numpy(), other.numpy(), rtol=1e-4, atol=1e-6)
 
 
+def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(kadid_root, tmp_path):
+    results = {}
+    for name in ("uninterrupted", "resumed"):
+        values = tiny_values(kadid_root, tmp_path / name, epochs=2)
+        values["model"]["arguments"] = {**TINY_MODEL, "dropout": 0.5}
+        if name == "resumed":
+            with pytest.raises(KeyboardInterrupt):
+                train(config_from_dict(values), callbacks=[StopAfterEpoch(0)])
+        results[name] = train(config_from_dict(values))
+    assert results["resumed"].history["loss"] == pytest.approx(results["uninterrupted"].history["loss"][1:], rel=1e-5)
+    for weight, other in zip(results["resumed"].model.weights, results["uninterrupted"].model.weights, strict=True):
+        np.testing.assert_allclose(weight.numpy(), other.numpy(), rtol=1e-4, atol=1e-6)
+
+
 def test_a_run_killed_after_logging_an_epoch_but_before_backing_it_up_repeats_it_once(
     kadid_root, tiny_run, tmp_path, monkeypatch
 ):

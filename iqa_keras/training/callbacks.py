@@ -13,14 +13,15 @@ checkpointed and logged: a run killed before that repeats the epoch, and the log
 of epochs the backup does not hold are dropped on resume. On resume, the best validation
 SRCC logged so far is the bar a new checkpoint must pass, early stopping counts the
 epochs since the best one as an uninterrupted run would, and the training data of epoch
-n is pass n of the pipeline. An epoch whose validation SRCC is NaN (it scored every image
-alike) is never the best. Progress is `model.fit`'s own bar.
+n is pass n of the pipeline, with the random streams (dropout) of epoch n. An epoch
+whose validation SRCC is NaN (it scored every image alike) is never the best. Progress
+is `model.fit`'s own bar.
 
 Example:
 >>> import tempfile
 >>> callbacks = training_callbacks(tempfile.mkdtemp(), early_stopping_patience=5)
 >>> [type(callback).__name__ for callback in callbacks if type(callback).__name__ != "TensorBoard"]
-['RestoreBackup', 'ModelCheckpoint', 'PublishCheckpoint', 'CSVLogger', 'FiniteEarlyStopping', 'EpochBackup']
+['RestoreBackup', 'RandomStreamsAtEpoch', 'ModelCheckpoint', 'PublishCheckpoint', 'CSVLogger', 'FiniteEarlyStopping', 'EpochBackup']
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "TRAINED",
     "EpochBackup",
     "PublishCheckpoint",
+    "RandomStreamsAtEpoch",
     "RestoreBackup",
     "StartPassesAtEpoch",
     "FiniteEarlyStopping",
@@ -161,6 +163,28 @@ class StartPassesAtEpoch(keras.callbacks.Callback):
         self.passes.start_at(self.model._initial_epoch or 0)
 
 
+class RandomStreamsAtEpoch(keras.callbacks.Callback):
+    """Starts the model's random generators (dropout's) at each epoch where an
+    uninterrupted run would have them, so that a resumed run draws the same masks.
+
+    A generator's state is its seed, fixed when the model is built, and a counter of
+    draws (one per training step), which no backup keeps; epoch n starts the counter at
+    `n * 2**20`.
+
+    Example:
+    >>> RandomStreamsAtEpoch.DRAWS_PER_EPOCH == 2**20
+    True
+    """
+
+    DRAWS_PER_EPOCH = 2**20
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for variable in self.model.variables:
+            if variable.path.endswith("seed_generator_state"):
+                seed = keras.ops.convert_to_numpy(variable)[0]
+                variable.assign(keras.ops.convert_to_tensor([seed, epoch * self.DRAWS_PER_EPOCH], variable.dtype))
+
+
 class FiniteEarlyStopping(keras.callbacks.EarlyStopping):
     """`EarlyStopping` (mode "max" or "min") that takes an epoch whose monitored value is
     NaN as no improvement, and that resumes: given the run's `output_dir`, it starts from
@@ -252,7 +276,7 @@ def training_callbacks(
     previous = [row[MONITOR] for row in logged_epochs(output_dir) if math.isfinite(row.get(MONITOR, math.nan))]
     best_so_far = max(previous) if resuming and previous else None
     backup = EpochBackup(backup_dir)
-    callbacks = [RestoreBackup(backup, output_dir if writes_files else None)]
+    callbacks = [RestoreBackup(backup, output_dir if writes_files else None), RandomStreamsAtEpoch()]
     if passes is not None:
         callbacks.append(StartPassesAtEpoch(passes))
     if writes_files:
