@@ -405,6 +405,7 @@ def test_a_full_reference_run_without_references_is_refused_before_its_folder_is
 
 def test_finetune_names_a_held_out_part_too_small_to_score(tmp_path):
     data_csv = write_ratings_csv(tmp_path, references=2, seed=6, with_reference=False)  # 6 images
+    ModelConfig(arguments=TINY_MODEL).build().save(tmp_path / "model.keras")
     with pytest.raises(ValueError, match=r"`validation_split` 0.2 of .* holds out 1 image\(s\); the before/after correlations need at least 2"):
         finetune(tmp_path / "model.keras", data_csv, tmp_path / "out", crop_size=32)
 

@@ -304,15 +304,15 @@ def finetune(
     (parts,) = split_by_content(
         records, {"train": 1.0 - validation_split, "held_out": validation_split}, seed=seed
     )
+    batches = PipelineConfig(batch_size=batch_size, crop_size=crop_size, seed=seed)
+    _check_crops_fit(parts["train"], batches)
+    keras.utils.set_random_seed(seed)
+    model = load(model_path, compile=False)
     if len(parts["held_out"]) < 2:
         raise ValueError(
             f"`validation_split` {validation_split} of {data_csv} holds out {len(parts['held_out'])} "
             "image(s); the before/after correlations need at least 2: rate more images, or raise it"
         )
-    batches = PipelineConfig(batch_size=batch_size, crop_size=crop_size, seed=seed)
-    _check_crops_fit(parts["train"], batches)
-    keras.utils.set_random_seed(seed)
-    model = load(model_path, compile=False)
     before = evaluate(*predict_scores(model, parts["held_out"]))
 
     # Set either way: a saved model keeps its parts' flags (a recipe (b) model's are frozen).
