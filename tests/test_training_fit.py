@@ -33,6 +33,11 @@ from iqa_keras.data.records import DatasetError
 from iqa_keras.training.config import ConfigError
 
 TINY_MODEL = {"encoder_options": {"filters": [8, 8, 8, 8]}, "fusion_filters": 8, "num_residual_blocks": 0}
+TINY_NR_MODEL = {
+    "generator": {"filters": 8, "num_downsamples": 1, "num_residual_blocks": 0},
+    "discriminator": {"filters": 8, "num_downsamples": 2},
+    "regressor": {"filters": 8, "num_downsamples": 1, "num_residual_blocks": 0},
+}
 
 
 def write_noise_pairs(folder, references=12, levels=2, seed=0):
@@ -331,12 +336,7 @@ def test_finetune_refuses_images_without_references_for_a_full_reference_model_a
 def test_finetune_of_a_no_reference_model_keeps_its_generator_and_discriminator(tmp_path):
     data_csv = write_ratings_csv(tmp_path, references=12, seed=3, with_reference=False)
     keras.utils.set_random_seed(0)
-    parts = {
-        "generator": {"filters": 8, "num_downsamples": 1, "num_residual_blocks": 0},
-        "discriminator": {"filters": 8, "num_downsamples": 2},
-        "regressor": {"filters": 8, "num_downsamples": 1, "num_residual_blocks": 0},
-    }
-    original = ModelConfig(name="hallucinated_iqa", arguments=parts).build()
+    original = ModelConfig(name="hallucinated_iqa", arguments=TINY_NR_MODEL).build()
     original.save(tmp_path / "nr.keras")
 
     result = finetune(tmp_path / "nr.keras", data_csv, tmp_path / "out",
@@ -367,12 +367,7 @@ def test_finetune_without_freezing_trains_the_parts_a_recipe_b_model_froze_at_it
     monkeypatch.setattr(fit_module, "compile_model", recording)
     data_csv = write_ratings_csv(tmp_path, references=10, seed=5, with_reference=True)
     keras.utils.set_random_seed(0)
-    parts = {
-        "generator": {"filters": 8, "num_downsamples": 1, "num_residual_blocks": 0},
-        "discriminator": {"filters": 8, "num_downsamples": 2},
-        "regressor": {"filters": 8, "num_downsamples": 1, "num_residual_blocks": 0},
-    }
-    original = HallucinatedIQA.for_no_reference_data(ModelConfig(name="hallucinated_iqa", arguments=parts).build())
+    original = HallucinatedIQA.for_no_reference_data(ModelConfig(name="hallucinated_iqa", arguments=TINY_NR_MODEL).build())
     original.save(tmp_path / "recipe_b.keras")  # its generator and discriminator saved frozen
 
     result = finetune(tmp_path / "recipe_b.keras", data_csv, tmp_path / "out", freeze_encoder=False,
