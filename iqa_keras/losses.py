@@ -31,6 +31,7 @@ from a freshly initialised head) finite: the loss and its gradient are finite th
 though the gradient is large (about `1 / epsilon`).
 
 Example:
+>>> import numpy as np
 >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
 >>> model.compile(
 ...     optimizer="adam",
@@ -44,13 +45,11 @@ True
 
 from __future__ import annotations
 
-import math
-
 import keras
-import numpy as np
 from keras import ops
 from keras.losses import MeanAbsoluteError, MeanSquaredError
 
+from iqa_keras._numbers import is_finite_number
 from iqa_keras.evaluation import _one_score_per_sample
 
 __all__ = [
@@ -102,7 +101,7 @@ class _NormalizingLoss(_BatchLoss):
     """A batch loss that centres scores and divides them by their norm (+ epsilon)."""
 
     def __init__(self, epsilon: float, name: str):
-        if not (_is_number(epsilon) and 0 < epsilon < math.inf):
+        if not (is_finite_number(epsilon) and epsilon > 0):
             raise ValueError(f"`epsilon` must be a positive number. Received: epsilon={epsilon!r}")
         super().__init__(name=name)
         self.epsilon = float(epsilon)
@@ -182,7 +181,7 @@ class SoftSRCCLoss(_NormalizingLoss):
         epsilon: float = 1e-6,
         name: str = "soft_srcc_loss",
     ):
-        if not (_is_number(regularization_strength) and 0 < regularization_strength < math.inf):
+        if not (is_finite_number(regularization_strength) and regularization_strength > 0):
             raise ValueError(
                 "`regularization_strength` must be a positive number. Received: "
                 f"regularization_strength={regularization_strength!r}"
@@ -243,7 +242,7 @@ class PairwiseRankingLoss(_BatchLoss):
         name: str = "pairwise_ranking_loss",
     ):
         for argument, value in (("margin", margin), ("smoothing", smoothing)):
-            if not (_is_number(value) and 0 <= value < math.inf):
+            if not (is_finite_number(value) and value >= 0):
                 raise ValueError(
                     f"`{argument}` must be a non-negative number. Received: "
                     f"{argument}={value!r}"
@@ -330,11 +329,11 @@ class NormInNormLoss(_NormalizingLoss):
         name: str = "norm_in_norm_loss",
     ):
         for argument, value in (("p", p), ("q", q)):
-            if not (_is_number(value) and 1 <= value < math.inf):
+            if not (is_finite_number(value) and value >= 1):
                 raise ValueError(
                     f"`{argument}` must be a number >= 1. Received: {argument}={value!r}"
                 )
-        if not (_is_number(linear_fit_weight) and 0 <= linear_fit_weight < math.inf):
+        if not (is_finite_number(linear_fit_weight) and linear_fit_weight >= 0):
             raise ValueError(
                 "`linear_fit_weight` must be a non-negative number. Received: "
                 f"linear_fit_weight={linear_fit_weight!r}"
@@ -377,6 +376,7 @@ class CombinedLoss(keras.losses.Loss):
         name: the loss's name in logs.
 
     Example:
+    >>> import numpy as np
     >>> loss = CombinedLoss([MeanAbsoluteError(), PLCCLoss()], weights=[1.0, 0.5])
     >>> y_true, y_pred = [1.0, 2.0, 3.0, 4.0], [1.5, 2.0, 3.0, 4.5]
     >>> expected = MeanAbsoluteError()(y_true, y_pred) + 0.5 * PLCCLoss()(y_true, y_pred)
@@ -403,7 +403,7 @@ class CombinedLoss(keras.losses.Loss):
                 f"Received: weights={weights!r}"
             )
         for weight in weights:
-            if not (_is_number(weight) and 0 <= weight < math.inf):
+            if not (is_finite_number(weight) and weight >= 0):
                 raise ValueError(
                     f"`weights` must be non-negative numbers. Received: weights={weights!r}"
                 )
@@ -432,11 +432,6 @@ class CombinedLoss(keras.losses.Loss):
         losses = [keras.saving.deserialize_keras_object(loss) for loss in config["losses"]]
         return cls(**{**config, "losses": losses})
 
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, bool
-    )
 
 
 def _norm(vector, order: float):

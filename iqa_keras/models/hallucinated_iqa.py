@@ -68,11 +68,10 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import ops
 
+from iqa_keras._numbers import is_finite_number
 from iqa_keras.evaluation import PLCC, SRCC
 from iqa_keras.layers import ResizeLike
 from iqa_keras.losses import CombinedLoss, MeanAbsoluteError, PairwiseRankingLoss
@@ -280,7 +279,7 @@ class HallucinatedIQA(keras.Model):
             raise ValueError(
                 f"`quality_aware` must be True or False. Received: quality_aware={quality_aware!r}"
             )
-        if not (_is_number(quality_threshold) and 0 < quality_threshold < math.inf):
+        if not (is_finite_number(quality_threshold) and quality_threshold > 0):
             raise ValueError(
                 "`quality_threshold` must be a positive number. Received: "
                 f"quality_threshold={quality_threshold!r}"
@@ -628,16 +627,13 @@ def _keras_function(get, identifier, requirement: str):
     return function
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
 
 def _checked_loss_weights(loss_weights) -> dict:
     """`DEFAULT_LOSS_WEIGHTS` updated with `loss_weights`, checked."""
     if loss_weights is None:
         loss_weights = {}
     valid = isinstance(loss_weights, dict) and all(
-        key in DEFAULT_LOSS_WEIGHTS and _is_number(value) and 0 <= value < math.inf
+        key in DEFAULT_LOSS_WEIGHTS and is_finite_number(value) and value >= 0
         for key, value in loss_weights.items()
     )
     if not valid:

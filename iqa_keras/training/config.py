@@ -67,6 +67,7 @@ from iqa_keras.data import (
     reader_options,
     split_by_content,
 )
+from iqa_keras._numbers import is_finite_number
 from iqa_keras.atomic import write_atomic
 from iqa_keras.losses import (
     MeanAbsoluteError,
@@ -220,7 +221,7 @@ class DataConfig:
         valid = (
             isinstance(ratios, Mapping)
             and sorted(ratios) == sorted(PARTS)
-            and all(_is_number(share) and share > 0 for share in ratios.values())
+            and all(is_finite_number(share) and share > 0 for share in ratios.values())
             and math.isclose(sum(ratios.values()), 1.0, rel_tol=0.0, abs_tol=1e-6)
         )
         if not valid:
@@ -864,9 +865,6 @@ def _check_known_arguments(name: str, arguments: dict, callable_) -> None:
             )
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
 
 def _check_type(name, value, expected_type, description) -> None:
     if not isinstance(value, expected_type):
@@ -884,7 +882,7 @@ def _check_int(name, value, minimum: int) -> None:
 
 
 def _check_number(name, value, minimum: float, maximum: float = math.inf, inclusive: bool = True) -> None:
-    in_range = _is_number(value) and (value >= minimum if inclusive else value > minimum) and value <= maximum
+    in_range = is_finite_number(value) and (value >= minimum if inclusive else value > minimum) and value <= maximum
     if not in_range:
         bound = f"{'>=' if inclusive else '>'} {minimum:g}"
         if maximum < math.inf:
