@@ -242,6 +242,20 @@ def test_csv_no_reference_lower_is_better_with_known_scale(folder):
     assert all(r.split is None and r.score_std is None for r in records)
 
 
+def test_csv_content_column_keeps_a_scenes_images_in_one_part(tmp_path):
+    path = tmp_path / "ratings.csv"
+    rows = [f"{scene}_{kind}.png,{score},{scene}\n" for scene in "abcd" for kind, score in (("blur", 2), ("noise", 3))]
+    rows.append("e_blur.png,4,\n")  # an empty cell: the image's own path
+    path.write_text("distorted,mos,content\n" + "".join(rows))
+    records = read_csv(str(path))
+    assert [r.content_id for r in records] == ["a", "a", "b", "b", "c", "c", "d", "d", "e_blur"]
+    for seed in range(5):
+        (parts,) = split_by_content(records, {"train": 0.6, "test": 0.4}, seed=seed)
+        scenes = [{r.content_id for r in part} for part in parts.values()]
+        assert not scenes[0] & scenes[1]
+        assert sorted(len(part) for part in parts.values()) in ([3, 6], [4, 5])  # whole scenes
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

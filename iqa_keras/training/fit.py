@@ -265,7 +265,8 @@ def finetune(
 
     The CSV is read with `read_dataset("csv", data_csv)` (columns
     `reference,distorted,score`, or `distorted,score` for a no-reference model);
-    `validation_split` of its contents (reference images, or images) are held out. The
+    `validation_split` of its contents (reference images; images, or the CSV's `content`
+    cells, for a no-reference model) are held out. The
     model is scored on them before and after fitting on the rest.
 
     Args:

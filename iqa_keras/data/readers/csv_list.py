@@ -2,17 +2,21 @@
 
 Columns (a header row is required; other columns are ignored):
 
-    reference,distorted,score[,std][,split]     full-reference
-    distorted,score[,std][,split]               no-reference
+    reference,distorted,score[,std][,split][,content]     full-reference
+    distorted,score[,std][,split][,content]               no-reference
 
 The score column is named `score` or `mos` (higher is better) or `dmos` (lower is
 better), unless `higher_is_better` says otherwise; with several, the first of these
 names. Relative paths are resolved against the CSV file's folder. `split` accepts train,
 validation and test, and common aliases (training, val, valid, dev, testing; any case);
 an empty cell means no split. The scale is the observed range of the scores unless
-`scale` gives the known one. The content id is the reference's path relative to that
-folder, without extension (or the image's own, with no reference): `scene1/ref.png` and
-`scene2/ref.png` are two contents. Records keep the order of the file.
+`scale` gives the known one. The content id, which keeps a scene's images in one part
+when the records are split, is the `content` cell where the file has one; otherwise (or
+where the cell is empty) the reference's path relative to that folder, without extension
+(or the image's own, with no reference): `scene1/ref.png` and `scene2/ref.png` are two
+contents. Give no-reference lists with several versions of one scene a `content` column,
+or each image is its own content and a scene can land in both training and test. Records
+keep the order of the file.
 
 Example:
 >>> import os, tempfile
@@ -26,6 +30,10 @@ Example:
 ...     _ = file.write("distorted,dmos\\nscene1/a.png,20\\nscene2/a.png,80\\n")
 >>> [(r.content_id, r.score) for r in read_csv(path)]  # dmos: lower is better
 [('scene1/a', 1.0), ('scene2/a', 0.0)]
+>>> with open(path, "w") as file:
+...     _ = file.write("distorted,mos,content\\nbeach_dark.png,2,beach\\nbeach_blur.png,3,beach\\n")
+>>> [r.content_id for r in read_csv(path)]
+['beach', 'beach']
 """
 
 from __future__ import annotations
@@ -41,8 +49,8 @@ __all__ = ["read_csv"]
 _SCORE_COLUMNS = {"score": True, "mos": True, "dmos": False}  # name -> higher is better
 _EXPECTED = (
     "a CSV file with a header row and columns reference,distorted,score (full-reference) or "
-    "distorted,score (no-reference), optionally std and split; the score column may also be "
-    "named mos, or dmos when lower is better"
+    "distorted,score (no-reference), optionally std, split and content; the score column may "
+    "also be named mos, or dmos when lower is better"
 )
 
 
@@ -74,7 +82,8 @@ def read_csv(
         raise DatasetError(f"{path} is a folder; expected {_EXPECTED}.")
     if not os.path.isfile(path):
         raise DatasetError(f"CSV file not found: {path}. Expected {_EXPECTED}.")
-    rows = read_table(path, required=("distorted",), optional=("reference", "std", "split", *_SCORE_COLUMNS))
+    optional = ("reference", "std", "split", "content", *_SCORE_COLUMNS)
+    rows = read_table(path, required=("distorted",), optional=optional)
     if not rows:
         raise DatasetError(f"{path} has a header but no rows; expected {_EXPECTED}.")
     named = [name for name in _SCORE_COLUMNS if name in rows[0]]
@@ -105,18 +114,23 @@ def _parse_row(row, folder: str, known_scale: Scale | None, score_column: str) -
     std = row.get("std")
     distorted = _resolve(folder, row, "distorted")
     reference = _resolve(folder, row, "reference") if "reference" in row else None
-    try:
-        content = os.path.relpath(reference or distorted, folder)
-    except ValueError:  # on another drive (Windows): no relative path
-        content = reference or distorted
     return dict(
         distorted=distorted,
         raw_score=score,
         reference=reference,
         score_std=parse_float(std, row.line, "std", minimum=0.0) if std else None,
         split=parse_split(row.get("split", ""), row.line),
-        content_id=os.path.splitext(content)[0].replace(os.sep, "/"),
+        content_id=row.get("content", "") or _path_content_id(reference or distorted, folder),
     )
+
+
+def _path_content_id(image: str, folder: str) -> str:
+    """`image`'s path relative to `folder`, without extension, with `/` separators."""
+    try:
+        content = os.path.relpath(image, folder)
+    except ValueError:  # on another drive (Windows): no relative path
+        content = image
+    return os.path.splitext(content)[0].replace(os.sep, "/")
 
 
 def _check_scale(scale) -> None:
