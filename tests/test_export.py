@@ -497,6 +497,19 @@ def test_onnx_export_equals_the_keras_model(fr_model, tmp_path):
         expected = keras_outputs(fr_model, reference, distorted)
         np.testing.assert_allclose(outputs["score"], expected["score"][:, 0], atol=1e-4)
         np.testing.assert_allclose(outputs["quality_map"], expected["quality_map"], atol=1e-4)
+    # ONNX drops the signature's assertion: pairs that do not match must still fail, not
+    # broadcast (a 1-pixel reference, or 3 references for 1 distorted image).
+    def score(reference_shape, distorted_shape):
+        reference, distorted = images(*reference_shape, seed=9), images(*distorted_shape)
+        inputs = {"reference": reference.astype(np.float32), "distorted": distorted.astype(np.float32)}
+        return session.run(["score"], inputs)[0], (reference, distorted)
+
+    one_for_all, (reference, distorted) = score((1, 32, 32), (3, 32, 32))
+    expected = keras_outputs(fr_model, reference.repeat(3, axis=0), distorted)["score"][:, 0]
+    np.testing.assert_allclose(one_for_all, expected, atol=1e-4)
+    for shapes in [((2, 1, 1), (2, 32, 32)), ((3, 32, 32), (1, 32, 32)), ((2, 32, 32), (3, 32, 32))]:
+        with pytest.raises(Exception, match="Gather|Concat"):
+            score(*shapes)
 
 
 def _animated_webp():

@@ -267,6 +267,15 @@ def test_stacked_pair_puts_the_references_first_and_repeats_a_single_one():
     assert StackedPair().compute_output_shape((None, 4, 6, 3), (5, 4, 6, 3)) == (10, 4, 6, 3)
 
 
+@pytest.mark.parametrize("reference_shape", [(2, 1, 1, 3), (3, 4, 6, 3), (1, 4, 7, 3)])
+def test_stacked_pair_refuses_images_that_do_not_pair_when_shapes_are_known_only_at_run_time(reference_shape):
+    spec = tf.TensorSpec((None, None, None, 3))
+    stacked_pair = tf.function(StackedPair(), input_signature=[spec, spec])
+    np.testing.assert_array_equal(stacked_pair(tf.ones((1, 4, 6, 3)), tf.zeros((2, 4, 6, 3)))[:2], np.ones((2, 4, 6, 3)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="ConcatOp|not in"):  # nothing broadcast
+        stacked_pair(tf.zeros(reference_shape), tf.zeros((2, 4, 6, 3)))
+
+
 @pytest.mark.parametrize("reference_shape", [(2, 4, 6, 3), (3, 4, 7, 3), (1, 5, 6, 3)])
 def test_stacked_pair_refuses_images_that_do_not_pair(reference_shape):
     with pytest.raises(ValueError, match=rf"reference of shape \({reference_shape[0]}, {reference_shape[1]}"):

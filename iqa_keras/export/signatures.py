@@ -30,6 +30,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from iqa_keras.data.decode import decode_image_batch
+from iqa_keras.layers.fusion import reference_indices
 
 __all__ = ["DEFAULT_SIGNATURE", "BYTES_SIGNATURE", "signature_input_names", "serving_functions"]
 
@@ -91,7 +92,11 @@ def serving_functions(model) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
 
 def _paired(reference, distorted):
     """(reference, distorted), one reference repeated for every distorted image; fails
-    with both shapes unless the images share a size and the batches pair up."""
+    with both shapes unless the images share a size and the batches pair up.
+
+    The assertion names the shapes; ONNX drops it, so the pairing itself fails too: a
+    gather past the references' end for batches that do not pair, a concatenation for
+    images of other sizes (a broadcast would stretch a 1-pixel reference instead)."""
     reference_shape, distorted_shape = tf.shape(reference), tf.shape(distorted)
     batches_pair = tf.logical_or(
         tf.equal(reference_shape[0], distorted_shape[0]), tf.equal(reference_shape[0], 1)
@@ -103,7 +108,9 @@ def _paired(reference, distorted):
          "and distorted of shape", distorted_shape],
     )
     with tf.control_dependencies([pairs]):
-        return tf.broadcast_to(reference, distorted_shape), tf.identity(distorted)
+        reference = tf.gather(reference, reference_indices(reference_shape[0], distorted_shape[0]))
+        stacked = tf.concat([reference, distorted], axis=0)
+        return stacked[: distorted_shape[0]], stacked[distorted_shape[0] :]
 
 
 def _model_inputs(model) -> tuple[tuple[str, ...], type]:

@@ -33,8 +33,11 @@ class StackedPair(keras.layers.Layer):
 
     Reference `i` pairs with distorted image `i`; one reference (a batch of 1) pairs with
     every distorted image. Images must share their height and width. Shapes known when
-    the layer is called are checked here, with both shapes in the message; shapes known
-    only at run time fail in the broadcast.
+    the layer is called are checked here, with both shapes in the message. Shapes known
+    only at run time (a graph traced with `None` dimensions, an ONNX export) fail in the
+    ops: batches that do not pair gather past the references' end, and images of other
+    sizes do not concatenate. Nothing is broadcast, so a 1-pixel reference is no
+    reference for a larger image.
 
     Example:
     >>> import numpy as np
@@ -54,7 +57,8 @@ class StackedPair(keras.layers.Layer):
                 "reference per distorted image or one for all. Received: reference of shape "
                 f"{reference_shape}, distorted of shape {distorted_shape}"
             )
-        reference = ops.broadcast_to(reference, ops.shape(distorted))
+        indices = reference_indices(ops.shape(reference)[0], ops.shape(distorted)[0])
+        reference = ops.take(reference, indices, axis=0)
         return ops.concatenate([reference, distorted], axis=0)
 
     def compute_output_shape(self, reference_shape, distorted_shape):
@@ -68,6 +72,20 @@ def _may_pair(reference_shape, distorted_shape) -> bool:
     if any(_differ(r, d) for r, d in zip(reference_image, distorted_image)):
         return False
     return reference_batch == 1 or not _differ(reference_batch, distorted_batch)
+
+
+def reference_indices(reference_batch, distorted_batch):
+    """The index of each distorted image's reference: its own, or 0 for a batch-1
+    reference; past the references' end when the batches do not pair, so that a gather
+    fails. Used by `StackedPair` and the serving signatures.
+
+    >>> [keras.ops.convert_to_numpy(reference_indices(n, 3)).tolist() for n in (3, 1, 2)]
+    [[0, 1, 2], [0, 0, 0], [2, 3, 4]]
+    """
+    positions = ops.arange(distorted_batch, dtype="int32")
+    same = ops.cast(ops.equal(reference_batch, distorted_batch), "int32")
+    unpaired = (1 - same) * ops.cast(ops.not_equal(reference_batch, 1), "int32")
+    return same * positions + unpaired * (positions + ops.cast(reference_batch, "int32"))
 
 
 def _differ(a, b) -> bool:
@@ -87,7 +105,7 @@ class ResizeLike(keras.layers.Layer):
     Example:
     >>> import numpy as np
     >>> images = np.arange(4.0).reshape((1, 2, 2, 1))
-    >>> ResizeLike()(images, np.zeros((1, 4, 4, 3)))[0, :, :, 0].numpy().tolist()[0]
+    >>> keras.ops.convert_to_numpy(ResizeLike()(images, np.zeros((1, 4, 4, 3))))[0, :, :, 0].tolist()[0]
     [0.0, 0.25, 0.75, 1.0]
     """
 
