@@ -170,11 +170,26 @@ def test_data_options_reach_the_reader(tmp_path):
     ("run.json", '{"trainer": ', r"is not valid JSON: Expecting"),
     ("run.yaml", "- trainer\n- data\n", r"must hold a mapping of config sections. Received: \['trainer', 'data'\]"),
     ("run.txt", "trainer: {epochs: 2}\n", r"is no config file: its name must end in one of .yaml, .yml, .json"),
+    ("run.yaml", None, r"cannot be read: Is a directory"),
 ])  # fmt: skip
 def test_a_config_file_that_cannot_be_read_is_named(tmp_path, name, text, message):
     path = tmp_path / name
-    path.write_text(text)
+    if text is None:
+        path.mkdir()
+    else:
+        path.write_text(text)
     with pytest.raises(ConfigError, match=f"(?s)^`{re.escape(str(path))}` {message}"):
+        load_config(path)
+
+
+def test_yaml_merge_keys_share_settings_and_the_sections_own_keys_win(tmp_path):
+    path = tmp_path / "run.yaml"
+    shared = "data:\n  root: kadid10k\n  train: &pipeline {batch_size: 4, resize_shorter_side: 256}\n"
+    path.write_text(shared + "  evaluation: {<<: *pipeline, batch_size: 1}\n")
+    evaluation = load_config(path).data.evaluation
+    assert (evaluation.batch_size, evaluation.resize_shorter_side) == (1, 256)
+    path.write_text(shared + "  evaluation: {<<: *pipeline, batch_size: 1, batch_size: 2}\n")
+    with pytest.raises(ConfigError, match="the key 'batch_size' is given twice"):
         load_config(path)
 
 

@@ -131,11 +131,15 @@ _EXTENSIONS = (".yaml", ".yml", ".json")
 
 class _YamlLoader(yaml.SafeLoader):
     """YAML's safe loader, reading `1e-4` as a float as JSON does (YAML 1.1 wants `1.0e-4`),
-    and refusing a key given twice in one mapping (YAML would keep the last silently)."""
+    and refusing a key given twice in one mapping (YAML would keep the last silently).
+    Merge keys (`<<: *defaults`) are not keys of the mapping: the keys they bring may be
+    given again, and the mapping's own win."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, typing.Hashable):
                 continue  # refused by the base class
@@ -656,7 +660,11 @@ def load_config(path: str | os.PathLike, overrides=None) -> TrainingConfig:
     extension = os.path.splitext(path)[1].lower()
     if extension not in _EXTENSIONS:
         raise ConfigError(path, f"is no config file: its name must end in one of {', '.join(_EXTENSIONS)}")
-    with open(path, encoding="utf-8") as file:
+    try:
+        file = open(path, encoding="utf-8")
+    except (IsADirectoryError, PermissionError) as error:
+        raise ConfigError(path, f"cannot be read: {error.strerror}") from None
+    with file:
         try:
             values = json.load(file, object_pairs_hook=_unique_keys) if extension == ".json" else yaml.load(file, _YamlLoader)
         except (ValueError, yaml.YAMLError) as error:
