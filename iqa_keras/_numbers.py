@@ -7,9 +7,15 @@ import numbers
 
 
 def is_finite_number(value) -> bool:
-    """True for a finite int or float, NumPy scalars included; False for bools, NaN and inf.
+    """True for a finite int or float, NumPy scalars included; False for bools, NaN, inf and
+    ints too large for a float.
 
-    >>> is_finite_number(0.5), is_finite_number(True), is_finite_number(float("inf"))
-    (True, False, False)
+    >>> is_finite_number(0.5), is_finite_number(True), is_finite_number(float("inf")), is_finite_number(10**400)
+    (True, False, False, False)
     """
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
