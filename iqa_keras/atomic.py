@@ -27,12 +27,19 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object], replace: bool = True) -> None:
     """Calls `write(file)` on a temporary file in `path`'s folder, then renames it to `path`.
 
     The rename is atomic on POSIX and Windows, and the data reach the disk before it (a
     power cut leaves the old file or the new one, never an empty one); if `write` raises,
     the temporary file is removed and `path` is left as it was.
+
+    Args:
+        replace: False never replaces a file at `path`, not even one that appears while
+            `write` runs (published by a hard link, which fails if `path` exists).
+
+    Raises:
+        FileExistsError: `replace` is False and `path` exists.
     """
     path = os.fspath(path)
     descriptor, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=os.path.dirname(path) or ".")
@@ -41,9 +48,10 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
             write(file)
             file.flush()
             os.fsync(file.fileno())
-        _publish(temporary, path)
+        _publish(temporary, path, replace)
     except BaseException:
-        os.remove(temporary)
+        if os.path.exists(temporary):
+            os.remove(temporary)
         raise
 
 
@@ -100,7 +108,9 @@ def publish_folder(temporary: str | os.PathLike, target: str | os.PathLike) -> N
     never replacing one there, with a normal folder's permissions (mkdtemp's are 0700).
 
     Raises:
-        FileExistsError: `target` exists, or appeared meanwhile (another writer).
+        FileExistsError: `target` exists, or appeared meanwhile (another writer). One case
+            escapes: on POSIX a rename replaces an empty folder, so an empty `target`
+            made between the check and the rename is replaced.
 
     Example:
     >>> import os, tempfile
@@ -116,16 +126,24 @@ def publish_folder(temporary: str | os.PathLike, target: str | os.PathLike) -> N
     try:
         os.rename(temporary, target)  # fails on a non-empty folder
     except OSError as error:
-        if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+        if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
             raise FileExistsError(f"{target} appeared while it was written, refusing to overwrite it") from error
         raise
 
 
-def _publish(temporary: str, path: str) -> None:
+def _publish(temporary: str, path: str, replace: bool = True) -> None:
     """Gives `temporary` a normal file's permissions (mkstemp makes it 0600), renames it to
-    `path` and, on POSIX, syncs the folder so that the rename itself is durable."""
+    `path` (or links it there, failing if `path` exists, unless `replace`) and, on POSIX,
+    syncs the folder so that the rename itself is durable."""
     os.chmod(temporary, 0o666 & ~_UMASK)
-    os.replace(temporary, path)
+    if replace:
+        os.replace(temporary, path)
+    else:
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            raise FileExistsError(f"{path} appeared while it was written, refusing to overwrite it") from None
+        os.remove(temporary)
     if hasattr(os, "O_DIRECTORY"):
         folder = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
         try:

@@ -32,6 +32,22 @@ def test_a_failing_write_keeps_the_old_file(tmp_path):
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["scores.csv"]
 
 
+def test_a_write_that_must_not_replace_keeps_a_file_that_appeared_meanwhile(tmp_path):
+    path = tmp_path / "model.onnx"
+
+    def write_while_another_writer_publishes(file):
+        file.write(b"mine")
+        path.write_bytes(b"theirs")
+
+    with pytest.raises(FileExistsError, match=r"model\.onnx appeared while it was written"):
+        write_atomic(path, write_while_another_writer_publishes, replace=False)
+    assert path.read_bytes() == b"theirs"
+    assert os.listdir(tmp_path) == ["model.onnx"]
+    write_atomic(tmp_path / "new.onnx", lambda file: file.write(b"mine"), replace=False)
+    assert (tmp_path / "new.onnx").read_bytes() == b"mine"
+    assert sorted(os.listdir(tmp_path)) == ["model.onnx", "new.onnx"]
+
+
 def test_a_saved_model_loads_and_leaves_no_temporary_file(tmp_path):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     save_model_atomic(model, tmp_path / "model.keras")

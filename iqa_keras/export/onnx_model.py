@@ -42,7 +42,8 @@ def export_onnx(model: keras.Model, path: str | os.PathLike, opset: int | None =
 
     Raises:
         ImportError: tf2onnx is not installed.
-        FileExistsError: `path` exists (a file or a folder): it is never overwritten.
+        FileExistsError: `path` exists (a file or a folder), or appeared during the
+            conversion: it is never overwritten.
     """
     path = os.fspath(path)
     if os.path.exists(path):
@@ -58,5 +59,5 @@ def export_onnx(model: keras.Model, path: str | os.PathLike, opset: int | None =
     function = tf.function(function, input_signature=specs, autograph=False)
     proto, _ = tf2onnx.convert.from_function(function, specs, opset=opset)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_atomic(path, lambda file: file.write(proto.SerializeToString()))
+    write_atomic(path, lambda file: file.write(proto.SerializeToString()), replace=False)
     return path
