@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import re
+import shutil
 
 import keras
 import numpy as np
@@ -257,6 +258,26 @@ def test_a_run_killed_while_testing_its_best_model_does_not_train_again(kadid_ro
     with pytest.raises(ConfigError, match=r"`output_dir` holds a finished run \(.*metrics.json\), which this one would overwrite"):
         train(config_from_dict(values))
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == result.metrics
+
+
+def test_a_run_killed_while_deleting_its_backup_is_not_taken_for_an_unfinished_one(kadid_root, tmp_path, monkeypatch):
+    rmtree = shutil.rmtree
+
+    def killed_while_deleting(path, *args, **kwargs):
+        if os.path.basename(path) == ".iqa-keras-backup" and not kwargs.get("ignore_errors"):
+            raise KeyboardInterrupt("killed while deleting the backup")
+        rmtree(path, *args, **kwargs)
+
+    values = tiny_values(kadid_root, tmp_path / "run", epochs=1)
+    monkeypatch.setattr(shutil, "rmtree", killed_while_deleting)
+    with pytest.raises(KeyboardInterrupt):
+        train(config_from_dict(values))
+    monkeypatch.undo()
+    metrics = (tmp_path / "run" / "metrics.json").read_text()
+    with pytest.raises(ConfigError, match=r"`output_dir` holds a finished run"):
+        train(config_from_dict(values))  # not trained again from the first epoch
+    assert (tmp_path / "run" / "metrics.json").read_text() == metrics
+    assert set(os.listdir(tmp_path / "run")) - {"tensorboard"} == {"best.keras", "config.yaml", "log.csv", "metrics.json"}
 
 
 def test_tiled_validation_ranks_images_by_the_mean_of_their_tiles(kadid_root, tmp_path):

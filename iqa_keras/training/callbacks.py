@@ -3,15 +3,17 @@
     best.keras      the model of the epoch with the best validation SRCC so far
     log.csv         one row of losses and metrics per epoch (appended to on resume)
     tensorboard/    the same for TensorBoard, when the `tensorboard` package is installed
-    backup/         the last finished epoch (weights, optimizer, epoch number), kept
-                    while the run is unfinished: starting the run again resumes there;
-                    `trained` in it once `model.fit` has returned
+    backup/         the last finished epoch (weights, optimizer, the epoch to start at,
+                    whether training has finished), kept while the run is unfinished:
+                    starting the run again resumes there
 
 The best checkpoint is written beside its place, then renamed over it, so a run killed
 while saving leaves the previous best whole. An epoch is backed up last, once it is
-checkpointed and logged: a run killed before that repeats the epoch, and the log rows
-of epochs the backup does not hold are dropped on resume. On resume, the best validation
-SRCC logged so far is the bar a new checkpoint must pass, early stopping counts the
+checkpointed and logged, and committed by one atomic write of its state, so that a run
+killed at any moment leaves the last backup whole: a run killed before the commit
+repeats the epoch, and the log rows of epochs the backup does not hold are dropped on
+resume. On resume, the best validation SRCC of the rows kept is the bar a new checkpoint
+must pass, early stopping counts the
 epochs since the best one as an uninterrupted run would, and the training data of epoch
 n is pass n of the pipeline, with the random streams (dropout) of epoch n. An epoch
 whose validation SRCC is NaN (it scored every image alike) is never the best. Progress
@@ -29,19 +31,21 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import json
 import math
 import os
+import shutil
+import tempfile
 
 import keras
 
-from iqa_keras.atomic import write_atomic
+from iqa_keras.atomic import TEMPORARY_PREFIX, write_atomic, write_json_atomic
 
 __all__ = [
     "MONITOR",
     "BEST_MODEL",
     "LOG",
     "BACKUP",
-    "TRAINED",
     "EpochBackup",
     "PublishCheckpoint",
     "RandomStreamsAtEpoch",
@@ -51,14 +55,16 @@ __all__ = [
     "training_callbacks",
     "logged_epochs",
     "is_resuming",
+    "is_finished",
     "restore_backup",
+    "discard_backup",
+    "discarded_backup",
 ]
 
 MONITOR = "val_srcc"
 BEST_MODEL = "best.keras"
 LOG = "log.csv"
 BACKUP = "backup"
-TRAINED = "trained"
 TENSORBOARD = "tensorboard"
 _UNPUBLISHED_PREFIX = ".saving-"
 
@@ -81,25 +87,77 @@ class PublishCheckpoint(keras.callbacks.Callback):
             os.replace(self.written, self.target)
 
 
-class EpochBackup(keras.callbacks.BackupAndRestore):
-    """Keras' `BackupAndRestore` (double checkpoint) that backs up at the end of each epoch
-    only: `RestoreBackup` restores it, before the other callbacks start. It keeps the backup
-    when training ends; the run deletes it once its last files are written.
+class EpochBackup(keras.callbacks.Callback):
+    """Backs the run up at the end of each epoch: the weights and optimizer state, the epoch
+    to start at, and whether training has finished (stopped early, or its last epoch).
+
+    The weights go to a new file first; `state.json`, written atomically after them,
+    names that file and so commits the backup; the weights it replaced are deleted after.
+    A kill at any moment leaves the last committed backup whole. `RestoreBackup` restores
+    it before the other callbacks start; the run deletes it once its last files are
+    written (`discard_backup`).
 
     Example:
     >>> import tempfile
-    >>> EpochBackup(tempfile.mkdtemp()).delete_checkpoint
-    False
+    >>> EpochBackup(tempfile.mkdtemp()).state() is None
+    True
     """
 
-    def __init__(self, backup_dir: str):
-        super().__init__(backup_dir, double_checkpoint=True, delete_checkpoint=False)
+    STATE = "state.json"
 
-    def on_train_begin(self, logs=None):
-        pass  # RestoreBackup's job
+    def __init__(self, backup_dir: str):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self.state_path = os.path.join(backup_dir, self.STATE)
+
+    def state(self) -> dict | None:
+        """The committed backup's `{"epoch", "weights", "finished"}`; None without one."""
+        if not os.path.isfile(self.state_path):
+            return None
+        with open(self.state_path, encoding="utf-8") as file:
+            return json.load(file)
 
     def restore(self) -> None:
-        super().on_train_begin()
+        """Loads the committed backup into the model, and sets the epoch `fit` starts at."""
+        state = self.state()
+        if state is None:
+            return
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)  # its variables must exist to load
+        self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
+        self.model._initial_epoch = state["epoch"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        finished = bool(self.model.stop_training) or epoch + 1 >= (self.params or {}).get("epochs", math.inf)
+        self._commit(epoch + 1, finished)
+
+    def mark_finished(self) -> None:
+        """Records that training has finished (a callback after this one stopped it)."""
+        state = self.state()
+        if state is not None and not state["finished"]:
+            write_json_atomic(self.state_path, {**state, "finished": True})
+
+    def _commit(self, next_epoch: int, finished: bool) -> None:
+        os.makedirs(self.backup_dir, exist_ok=True)
+        descriptor, weights = tempfile.mkstemp(
+            prefix=f"epoch{next_epoch}-", suffix=".weights.h5", dir=self.backup_dir
+        )
+        os.close(descriptor)
+        self.model.save_weights(weights, overwrite=True)
+        with open(weights, "rb") as file:
+            os.fsync(file.fileno())
+        state = {"epoch": next_epoch, "weights": os.path.basename(weights), "finished": finished}
+        write_json_atomic(self.state_path, state)
+        for name in os.listdir(self.backup_dir):  # the replaced weights, and any a kill left
+            if name.endswith(".weights.h5") and name != state["weights"]:
+                os.remove(os.path.join(self.backup_dir, name))
+
+
+def is_finished(backup_dir: str) -> bool:
+    """Whether the backup in `backup_dir` is of a run whose training has finished."""
+    state = EpochBackup(backup_dir).state()
+    return state is not None and state["finished"]
 
 
 def restore_backup(model: keras.Model, backup_dir: str) -> None:
@@ -109,10 +167,31 @@ def restore_backup(model: keras.Model, backup_dir: str) -> None:
     backup.restore()
 
 
+def discard_backup(backup_dir: str) -> None:
+    """Deletes a finished run's backup, renamed to `discarded_backup(backup_dir)` first: a
+    run killed while deleting it leaves no backup that would be taken for an unfinished
+    run, only a hidden folder that the next run deletes."""
+    discarded = discarded_backup(backup_dir)
+    shutil.rmtree(discarded, ignore_errors=True)
+    if os.path.isdir(backup_dir):
+        os.replace(backup_dir, discarded)
+        shutil.rmtree(discarded)
+
+
+def discarded_backup(backup_dir: str) -> str:
+    """Where `discard_backup` moves a backup to delete it.
+
+    >>> discarded_backup(os.path.join("runs", "a", "backup")) == os.path.join("runs", "a", ".iqa-keras-backup")
+    True
+    """
+    return os.path.join(os.path.dirname(backup_dir), TEMPORARY_PREFIX + os.path.basename(backup_dir))
+
+
 class RestoreBackup(keras.callbacks.Callback):
     """Restores `backup` (weights, optimizer, the epoch to start at) first of all, and drops
     the log rows of the epochs it does not hold: a run killed after logging an epoch but
-    before backing it up repeats that epoch.
+    before backing it up repeats that epoch. The best validation SRCC of the rows kept is
+    the bar `checkpoint` (the best model's) must pass.
 
     Example:
     >>> import tempfile
@@ -120,16 +199,24 @@ class RestoreBackup(keras.callbacks.Callback):
     'log.csv'
     """
 
-    def __init__(self, backup: EpochBackup, output_dir: str | None):
+    def __init__(self, backup: EpochBackup, output_dir: str | None, checkpoint=None):
         super().__init__()
         self.backup = backup
         self.log = None if output_dir is None else os.path.join(output_dir, LOG)
+        self.checkpoint = checkpoint
 
     def on_train_begin(self, logs=None):
         self.backup.set_model(self.model)
         self.backup.restore()
-        if self.log is not None and os.path.isfile(self.log):
-            _drop_rows_from_epoch(self.log, self.model._initial_epoch or 0)
+        if self.log is None or not os.path.isfile(self.log):
+            return
+        start = self.model._initial_epoch or 0
+        _drop_rows_from_epoch(self.log, start)
+        if self.checkpoint is not None:
+            kept = [row.get(MONITOR, math.nan) for row in logged_epochs(os.path.dirname(self.log))]
+            finite = [value for value in kept if math.isfinite(value)]
+            # Not None: Keras would then take a first NaN as the best and never save again.
+            self.checkpoint.best = max(finite, default=-math.inf)
 
 
 def _drop_rows_from_epoch(path: str, epoch: int) -> None:
@@ -145,7 +232,7 @@ def _drop_rows_from_epoch(path: str, epoch: int) -> None:
 class StartPassesAtEpoch(keras.callbacks.Callback):
     """Numbers the training data's passes from the epoch `model.fit` starts at.
 
-    It runs after `BackupAndRestore`, which sets that epoch when resuming, so that epoch n
+    It runs after `RestoreBackup`, which sets that epoch when resuming, so that epoch n
     trains on pass n of the pipeline whether or not the run was interrupted before it.
 
     Example:
@@ -215,8 +302,9 @@ class FiniteEarlyStopping(keras.callbacks.EarlyStopping):
             best, best_index = max(finite, key=lambda item: (sign * item[0], -item[1]))
             self.best, self.best_epoch = best, best_index
             self.wait = len(values) - 1 - best_index
-        else:
-            self.wait = len(values)
+        elif values:  # as uninterrupted: the first NaN epoch the best (-inf), the others no better
+            self.best, self.best_epoch = (math.inf if self.mode == "min" else -math.inf), 0
+            self.wait = len(values) - 1
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -273,23 +361,21 @@ def training_callbacks(
     """
     backup_dir = backup_dir or os.path.join(output_dir, BACKUP)
     resuming = is_resuming(output_dir, backup_dir)
-    previous = [row[MONITOR] for row in logged_epochs(output_dir) if math.isfinite(row.get(MONITOR, math.nan))]
-    best_so_far = max(previous) if resuming and previous else None
     backup = EpochBackup(backup_dir)
-    callbacks = [RestoreBackup(backup, output_dir if writes_files else None), RandomStreamsAtEpoch()]
+    written = os.path.join(output_dir, _UNPUBLISHED_PREFIX + BEST_MODEL)
+    # The bar is set on resume, from the log rows that the backup holds.
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        written, monitor=MONITOR, mode="max", save_best_only=True, initial_value_threshold=-math.inf
+    )
+    callbacks = [
+        RestoreBackup(backup, output_dir if writes_files else None, checkpoint if writes_files else None),
+        RandomStreamsAtEpoch(),
+    ]
     if passes is not None:
         callbacks.append(StartPassesAtEpoch(passes))
     if writes_files:
-        written = os.path.join(output_dir, _UNPUBLISHED_PREFIX + BEST_MODEL)
         callbacks += [
-            keras.callbacks.ModelCheckpoint(
-                written,
-                monitor=MONITOR,
-                mode="max",
-                save_best_only=True,
-                # Not None: Keras would then take a first NaN as the best and never save again.
-                initial_value_threshold=-math.inf if best_so_far is None else best_so_far,
-            ),
+            checkpoint,
             PublishCheckpoint(written, os.path.join(output_dir, BEST_MODEL)),
             keras.callbacks.CSVLogger(os.path.join(output_dir, LOG), append=resuming),
         ]

@@ -46,7 +46,7 @@ from iqa_keras.data import (
     split_by_content,
     training_dataset,
 )
-from iqa_keras.atomic import save_model_atomic, write_atomic, write_json_atomic
+from iqa_keras.atomic import save_model_atomic, write_json_atomic
 from iqa_keras.evaluation import Evaluation, evaluate
 from iqa_keras.loading import load
 from iqa_keras.models import HallucinatedIQA
@@ -185,6 +185,7 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     if not chief:
         resolver = strategy.cluster_resolver
         backup_dir += f"_{resolver.task_type}_{resolver.task_id}"
+    shutil.rmtree(run_files.discarded_backup(backup_dir), ignore_errors=True)  # a kill while discarding
     resuming = run_files.is_resuming(output_dir, backup_dir)
     metrics_path = os.path.join(output_dir, METRICS_FILE)
     if chief and not resuming and os.path.isfile(metrics_path):
@@ -226,8 +227,7 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         run_callbacks = run_files.training_callbacks(
             output_dir, config.trainer.early_stopping_patience, backup_dir, writes_files=chief, passes=passes
         )
-        trained = os.path.join(backup_dir, run_files.TRAINED)
-        if os.path.isfile(trained):  # killed after training, before its last files
+        if run_files.is_finished(backup_dir):  # killed after training, before its last files
             with strategy.scope():
                 run_files.restore_backup(model, backup_dir)
             history = {}
@@ -239,13 +239,12 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
                 callbacks=image_validation + run_callbacks + list(callbacks or []),
                 shuffle=False,  # the pipeline shuffles
             ).history
-            os.makedirs(backup_dir, exist_ok=True)
-            write_atomic(trained, lambda file: None)
+            run_files.EpochBackup(backup_dir).mark_finished()  # stopped by a callback of the caller's
     best_model_path = os.path.join(output_dir, run_files.BEST_MODEL)
     metrics = _final_metrics(config, parts, best_model_path) if chief else {}
     if chief:
         write_json_atomic(metrics_path, metrics)
-    shutil.rmtree(backup_dir)  # the run is finished
+    run_files.discard_backup(backup_dir)  # the run is finished
     return TrainResult(output_dir, best_model_path, metrics, dict(history), model)
 
 
