@@ -149,7 +149,9 @@ class Evaluation:
     Attributes:
         srcc: Spearman's rank correlation.
         krcc: Kendall's tau-b.
-        plcc: Pearson's correlation after the logistic mapping.
+        plcc: Pearson's correlation after the logistic mapping: never negative, since the
+            mapping turns a decreasing relation (DMOS, or a distance as a score) around,
+            while `srcc`, `krcc` and `plcc_raw` keep its sign.
         plcc_raw: Pearson's correlation of the raw predictions.
         rmse: root mean squared error after the logistic mapping, on the MOS scale.
         n: the number of (prediction, MOS) pairs.
@@ -420,6 +422,7 @@ class PLCC(keras.metrics.Metric):
 
     def __init__(self, name: str = "plcc", dtype=None):
         super().__init__(name=name, dtype=dtype)
+        _check_accumulating_dtype(self.dtype)
         self.count = self._scalar("count")
         self.mean_true = self._scalar("mean_true")
         self.mean_pred = self._scalar("mean_pred")
@@ -437,8 +440,7 @@ class PLCC(keras.metrics.Metric):
             *_one_score_per_sample(y_true, y_pred, self.dtype, self.name)
         )
         batch_count = ops.cast(ops.shape(y_true)[0], self.dtype)
-        batch_mean_true = ops.divide_no_nan(ops.sum(y_true), batch_count)
-        batch_mean_pred = ops.divide_no_nan(ops.sum(y_pred), batch_count)
+        batch_mean_true, batch_mean_pred = _batch_mean(y_true, batch_count), _batch_mean(y_pred, batch_count)
         deviation_true, deviation_pred = y_true - batch_mean_true, y_pred - batch_mean_pred
 
         count = self.count + batch_count
@@ -460,7 +462,25 @@ class PLCC(keras.metrics.Metric):
 
     def result(self):
         # 0 / 0 = nan for fewer than two samples or a constant input.
-        return self.products / ops.sqrt(self.squares_true * self.squares_pred)
+        return self.products / (ops.sqrt(self.squares_true) * ops.sqrt(self.squares_pred))
+
+
+def _batch_mean(scores, count):
+    """The mean of `scores`, taken about the first one: a constant batch's mean is then
+    that constant exactly (its float32 sum over `count` need not be), so that the
+    deviations from it are exact zeros and a constant input's correlation is nan.
+    """
+    first = ops.sum(scores[:1])  # 0 for an empty batch
+    return first + ops.divide_no_nan(ops.sum(scores - first), count)
+
+
+def _check_accumulating_dtype(dtype: str) -> None:
+    """Correlations sum squares over an epoch: float16 and bfloat16 overflow or round them."""
+    if dtype not in ("float32", "float64"):
+        raise ValueError(
+            "`dtype` must be float32 or float64: the metric sums squares over an epoch, "
+            f"which float16 overflows and bfloat16 rounds. Received: dtype={dtype!r}"
+        )
 
 
 @keras.saving.register_keras_serializable(package="iqa_keras")
@@ -480,7 +500,7 @@ class SRCC(keras.metrics.Metric):
             Keras calls `result()` at every step and it sorts the whole buffers, so a
             capacity far above the epoch's size costs time at every step.
         name: the metric's name in logs.
-        dtype: the dtype of the stored scores.
+        dtype: the dtype of the stored scores: float32 (the default) or float64.
 
     Example:
     >>> metric = SRCC(capacity=8)
@@ -496,6 +516,7 @@ class SRCC(keras.metrics.Metric):
         if capacity < 2:
             raise ValueError(f"`capacity` must be at least 2. Received: capacity={capacity}")
         super().__init__(name=name, dtype=dtype)
+        _check_accumulating_dtype(self.dtype)
         self.capacity = int(capacity)
         self.true_scores = self._buffer("true_scores")
         self.pred_scores = self._buffer("pred_scores")
@@ -611,6 +632,6 @@ def _masked_pearson(x, y, mask):
     count = ops.sum(weight)
     deviation_x = (x - ops.sum(x * weight) / count) * weight
     deviation_y = (y - ops.sum(y * weight) / count) * weight
-    return ops.sum(deviation_x * deviation_y) / ops.sqrt(
-        ops.sum(deviation_x**2) * ops.sum(deviation_y**2)
+    return ops.sum(deviation_x * deviation_y) / (
+        ops.sqrt(ops.sum(deviation_x**2)) * ops.sqrt(ops.sum(deviation_y**2))
     )

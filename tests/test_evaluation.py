@@ -356,6 +356,30 @@ def test_undefined_streamed_values_are_nan(metric_class):
 
 
 @pytest.mark.parametrize("metric_class", [SRCC, PLCC])
+@pytest.mark.parametrize("constant", [0.3, 0.7, 0.1])  # a float32 mean of n copies need not be them
+@pytest.mark.parametrize("sizes", [[7], [7, 3, 5, 6], [32, 32, 32, 7]])
+def test_a_collapsed_model_streams_a_nan_correlation(metric_class, constant, sizes):
+    mos = np.arange(sum(sizes), dtype="float32")
+    predictions = np.full(sum(sizes), constant, "float32")
+    assert np.isnan(_stream(metric_class(), mos, predictions, sizes))
+
+
+@pytest.mark.parametrize("metric_class", [SRCC, PLCC])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_metrics_refuse_dtypes_their_sums_overflow(metric_class, dtype):
+    with pytest.raises(ValueError, match=f"`dtype` must be float32 or float64.*dtype='{dtype}'"):
+        metric_class(dtype=dtype)
+
+
+def test_metrics_in_float64_match_the_whole_array_values(noisy_scores):
+    predictions, mos = noisy_scores
+    for metric, measure in ((SRCC(capacity=len(mos), dtype="float64"), srcc), (PLCC(dtype="float64"), plcc)):
+        assert _stream(metric, mos, predictions, [len(mos) // 2, len(mos) - len(mos) // 2]) == pytest.approx(
+            measure(predictions, mos), abs=1e-9
+        )
+
+
+@pytest.mark.parametrize("metric_class", [SRCC, PLCC])
 def test_metrics_refuse_several_scores_per_sample(metric_class):
     with pytest.raises(ValueError, match=r"`y_pred` of shape \(N,\) or \(N, 1\).*\(4, 3\)"):
         metric_class().update_state(np.zeros((4, 1)), np.zeros((4, 3)))
