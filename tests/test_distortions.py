@@ -292,6 +292,14 @@ def test_compose_chains_seeded_steps(crop):
     np.testing.assert_array_equal(distortions.compose(crop, steps, seed=sequence), first)
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "7"])
+def test_a_bad_seed_is_named(seed, crop):
+    with pytest.raises(ValueError, match=rf"`seed` must be None, a non-negative int.*Received: seed={seed!r}"):
+        distortions.distort(crop, "jpeg", 1, seed=seed)
+    with pytest.raises(ValueError, match=rf"`seed` must be None, a non-negative int.*Received: seed={seed!r}"):
+        distortions.compose(crop, [("jpeg", 1)], seed=seed)
+
+
 @pytest.mark.parametrize("steps", [[], "jpeg", [("jpeg",)], [("jpeg", 6)], [("fog", 1)]])
 def test_compose_rejects_bad_steps(steps, crop):
     with pytest.raises(ValueError):

@@ -8,7 +8,7 @@ from PIL import Image
 from skimage import color as skcolor
 from skimage.metrics import structural_similarity
 
-from iqa_keras.data.distortions import blur, color, colorspace, compression, noise
+from iqa_keras.data.distortions import blur, color, colorspace, compression, distort, noise
 
 DISTORTIONS = {
     "gaussian_blur": blur.gaussian_blur,
@@ -260,3 +260,18 @@ def test_denoise_removes_most_of_its_noise(crops):
     for level, variance in enumerate(noise.DENOISE_NOISE_VARIANCES, start=1):
         out = noise.denoise(crops[0], level, np.random.default_rng(0))
         assert _mse(crops[0], out) < 0.5 * variance
+
+
+@pytest.mark.parametrize("level", [1, 3, 5])
+def test_denoise_keeps_the_brightness_of_the_edges(level):
+    flat = np.full((64, 64, 3), 0.7, np.float32)
+    out = noise.denoise(flat, level, np.random.default_rng(0))
+    edges = np.concatenate([out[:3].ravel(), out[-3:].ravel(), out[:, :3].ravel(), out[:, -3:].ravel()])
+    assert abs(edges.mean() - out[16:-16, 16:-16].mean()) < 0.02
+
+
+@pytest.mark.parametrize("name", ["gaussian_blur", "lens_blur", "motion_blur"])
+def test_a_blur_leaves_a_flat_image_flat(name):
+    # The filter's rounding errors must not be stretched to [0, 1] by the min-max step.
+    flat = np.full((16, 16, 3), 0.5, np.float32)
+    assert np.ptp(distort(flat, name, 3, seed=0)) < 1e-5

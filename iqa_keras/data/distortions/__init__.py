@@ -212,7 +212,7 @@ def distort(
     distortion = get_distortion(type)
     level = check_level(level)
     image = map_min_max(check_image(image))
-    distorted = distortion.function(image, level, np.random.default_rng(seed))
+    distorted = distortion.function(image, level, _checked_seed(np.random.default_rng, seed))
     return map_min_max(distorted).astype(np.float32, copy=False)
 
 
@@ -253,7 +253,18 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
         return seed
     if isinstance(seed, np.random.Generator):
         return np.random.SeedSequence(int(seed.integers(2**63)))
-    return np.random.SeedSequence(seed)
+    return _checked_seed(np.random.SeedSequence, seed)
+
+
+def _checked_seed(make, seed):
+    """`make(seed)`, with an error naming `seed` when NumPy refuses it."""
+    try:
+        return make(seed)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"`seed` must be None, a non-negative int, a SeedSequence or a Generator ({error}). "
+            f"Received: seed={seed!r}"
+        ) from None
 
 
 def _check_steps(steps) -> list[tuple[Distortion, int]]:

@@ -62,8 +62,20 @@ def check_image(image) -> np.ndarray:
     return array
 
 
+CONSTANT_RANGE = 1e-6
+
+
 def map_min_max(values: np.ndarray) -> np.ndarray:
-    """Maps values linearly onto [0, 1], in their dtype (KADIS `mapmm`); a constant array
-    is returned as it is."""
+    """Maps values linearly onto [0, 1], in their dtype (KADIS `mapmm`); a constant array,
+    up to rounding (a range of at most `CONSTANT_RANGE`, far below an 8-bit step), is
+    returned as it is, so that a filter's rounding errors are not stretched into noise.
+
+    Example:
+    >>> map_min_max(np.array([1.0, 2.0, 5.0])).tolist()
+    [0.0, 0.25, 1.0]
+    >>> nearly_flat = np.array([0.5, 0.50000006, 0.4999999], np.float32)
+    >>> bool(np.array_equal(map_min_max(nearly_flat), nearly_flat))
+    True
+    """
     low, high = values.min(), values.max()
-    return (values - low) / (high - low) if low < high else values
+    return (values - low) / (high - low) if high - low > CONSTANT_RANGE else values

@@ -77,7 +77,9 @@ def jpeg2000(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndar
 
     Mirrors KADIS `imcompressjp2k` (MATLAB `imwrite(..., 'jp2', 'CompressionRatio', r)`,
     lossy 9/7 wavelet), here through Pillow's OpenJPEG codec with one quality layer at
-    that rate. Deterministic: `rng` is unused.
+    that rate. Deterministic: `rng` is unused. On images of fewer than about 11,000
+    pixels (smaller than 120x90) the codec cannot reach the top ratios, so that levels
+    4 and 5 give the same image (measured: 100x100 and 112x84 do, 120x90 does not).
 
     Raises:
         RuntimeError: Pillow was built without OpenJPEG.

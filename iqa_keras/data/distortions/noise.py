@@ -151,8 +151,11 @@ def denoise(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarr
     image = check_image(image)
     variance = DENOISE_NOISE_VARIANCES[check_level(level) - 1]
     noisy = _add_gaussian(image, variance, rng).astype(np.float64)
+    # Mirrored edges: `wiener` pads with zeros, which would darken a frame of the image.
+    margin = DENOISE_WINDOW // 2
+    padded = np.pad(noisy, ((margin, margin), (margin, margin), (0, 0)), mode="symmetric")
     channels = [
-        signal.wiener(noisy[..., channel], DENOISE_WINDOW, noise=variance)
+        signal.wiener(padded[..., channel], DENOISE_WINDOW, noise=variance)[margin:-margin, margin:-margin]
         for channel in range(3)
     ]
     return _clip(np.stack(channels, axis=-1))
