@@ -118,3 +118,17 @@ def test_a_resumed_checkpoint_must_beat_the_best_epoch_the_backup_holds(tmp_path
     run_epochs(resumed, model, [0.7], first_epoch=1)  # the repeated epoch 1 scores lower this time
     best = keras.saving.load_model(tmp_path / BEST_MODEL, compile=False)
     assert best.layers[0].kernel.numpy().tolist() == [[1.0], [1.0]]
+
+
+def test_a_worker_resumes_from_the_chiefs_backup_and_writes_nothing(tmp_path, model):
+    model.layers[0].kernel.assign([[3.0], [3.0]])
+    run_epochs(run_callbacks(tmp_path, early_stopping_patience=5), model, [0.5, 0.6])  # the chief's 2 epochs
+    files = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    model.layers[0].kernel.assign([[0.0], [0.0]])
+    model._initial_epoch = None
+
+    worker = run_callbacks(tmp_path, early_stopping_patience=5, writes_files=False)
+    run_epochs(worker, model, [0.7], first_epoch=2)
+
+    assert model._initial_epoch == 2 and model.layers[0].kernel.numpy().tolist() == [[3.0], [3.0]]
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == files

@@ -313,7 +313,7 @@ class FiniteEarlyStopping(keras.callbacks.EarlyStopping):
         super().on_epoch_end(epoch, logs)
 
 
-def is_resuming(output_dir: str, backup_dir: str | None = None) -> bool:
+def is_resuming(output_dir: str) -> bool:
     """Whether `output_dir` holds an unfinished run that `training_callbacks` resumes.
 
     Example:
@@ -321,7 +321,7 @@ def is_resuming(output_dir: str, backup_dir: str | None = None) -> bool:
     >>> is_resuming(tempfile.mkdtemp())
     False
     """
-    return os.path.isdir(backup_dir or os.path.join(output_dir, BACKUP))
+    return os.path.isdir(os.path.join(output_dir, BACKUP))
 
 
 def logged_epochs(output_dir: str) -> list[dict[str, float]]:
@@ -342,7 +342,6 @@ def logged_epochs(output_dir: str) -> list[dict[str, float]]:
 def training_callbacks(
     output_dir: str,
     early_stopping_patience: int | None = None,
-    backup_dir: str | None = None,
     writes_files: bool = True,
     passes=None,
 ) -> list[keras.callbacks.Callback]:
@@ -352,16 +351,14 @@ def training_callbacks(
         output_dir: the run's folder (see the module docstring).
         early_stopping_patience: epochs without a better validation SRCC before
             stopping; None never stops early.
-        backup_dir: where this process backs its state up; default `output_dir/backup`.
-            The non-chief workers of a cluster each need their own.
-        writes_files: False for the non-chief workers of a cluster: then only the
-            backup, the passes and early stopping remain.
+        writes_files: False for the non-chief workers of a cluster: they write nothing,
+            and restore the chief's backup (their weights are the chief's), so that every
+            worker resumes at the same epoch.
         passes: the `PassCounter` of the training dataset, numbered from the epoch the
             run starts at.
     """
-    backup_dir = backup_dir or os.path.join(output_dir, BACKUP)
-    resuming = is_resuming(output_dir, backup_dir)
-    backup = EpochBackup(backup_dir)
+    resuming = is_resuming(output_dir)
+    backup = EpochBackup(os.path.join(output_dir, BACKUP))
     written = os.path.join(output_dir, _UNPUBLISHED_PREFIX + BEST_MODEL)
     # The bar is set on resume, from the log rows that the backup holds.
     checkpoint = keras.callbacks.ModelCheckpoint(
@@ -388,7 +385,7 @@ def training_callbacks(
             FiniteEarlyStopping(monitor=MONITOR, mode="max", patience=early_stopping_patience, output_dir=output_dir)
         )
     # Last: an epoch is backed up once it is checkpointed and logged.
-    return callbacks + [backup]
+    return callbacks + ([backup] if writes_files else [])
 
 
 def _float(text: str) -> float:

@@ -181,12 +181,14 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     chief = is_chief(strategy)
     output_dir = config.output_dir
     os.makedirs(output_dir, exist_ok=True)
+    # One backup, the chief's: every worker restores it, so that all resume at one epoch.
     backup_dir = os.path.join(output_dir, run_files.BACKUP)
-    if not chief:
-        resolver = strategy.cluster_resolver
-        backup_dir += f"_{resolver.task_type}_{resolver.task_id}"
-    shutil.rmtree(run_files.discarded_backup(backup_dir), ignore_errors=True)  # a kill while discarding
-    resuming = run_files.is_resuming(output_dir, backup_dir)
+    if chief:
+        shutil.rmtree(run_files.discarded_backup(backup_dir), ignore_errors=True)  # a kill while discarding
+    resuming = run_files.is_resuming(output_dir)
+    # Read before the model is built: its variables are initialised by a collective (the
+    # chief's values broadcast), which the chief must pass before it discards the backup.
+    finished = run_files.is_finished(backup_dir)  # killed after training, before its last files
     metrics_path = os.path.join(output_dir, METRICS_FILE)
     if chief and not resuming and os.path.isfile(metrics_path):
         raise ConfigError(
@@ -225,9 +227,9 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
                 gan=config.gan,
             )
         run_callbacks = run_files.training_callbacks(
-            output_dir, config.trainer.early_stopping_patience, backup_dir, writes_files=chief, passes=passes
+            output_dir, config.trainer.early_stopping_patience, writes_files=chief, passes=passes
         )
-        if run_files.is_finished(backup_dir):  # killed after training, before its last files
+        if finished:
             with strategy.scope():
                 run_files.restore_backup(model, backup_dir)
             history = {}
@@ -239,12 +241,14 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
                 callbacks=image_validation + run_callbacks + list(callbacks or []),
                 shuffle=False,  # the pipeline shuffles
             ).history
-            run_files.EpochBackup(backup_dir).mark_finished()  # stopped by a callback of the caller's
+            if chief:
+                run_files.EpochBackup(backup_dir).mark_finished()  # stopped by a callback of the caller's
     best_model_path = os.path.join(output_dir, run_files.BEST_MODEL)
-    metrics = _final_metrics(config, parts, best_model_path) if chief else {}
+    metrics = {}
     if chief:
+        metrics = _final_metrics(config, parts, best_model_path)
         write_json_atomic(metrics_path, metrics)
-    run_files.discard_backup(backup_dir)  # the run is finished
+        run_files.discard_backup(backup_dir)  # the run is finished
     return TrainResult(output_dir, best_model_path, metrics, dict(history), model)
 
 
