@@ -294,9 +294,10 @@ def test_compose_chains_seeded_steps(crop):
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "7"])
 def test_a_bad_seed_is_named(seed, crop):
-    with pytest.raises(ValueError, match=rf"`seed` must be None, a non-negative int.*Received: seed={seed!r}"):
+    message = rf"`seed` must be None, a non-negative int.*Received: seed={seed!r}"
+    with pytest.raises(ValueError, match=message):
         distortions.distort(crop, "jpeg", 1, seed=seed)
-    with pytest.raises(ValueError, match=rf"`seed` must be None, a non-negative int.*Received: seed={seed!r}"):
+    with pytest.raises(ValueError, match=message):
         distortions.compose(crop, [("jpeg", 1)], seed=seed)
 
 
