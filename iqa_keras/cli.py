@@ -290,7 +290,8 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             "  iqa-keras evaluate --dataset kadid10k --root kadid10k/ --metric ms_ssim --plot kadid_msssim.png\n"
-            "  iqa-keras evaluate --dataset koniq10k --root koniq/ --model nr.keras --split official --part test"
+            "  iqa-keras evaluate --dataset koniq10k --root koniq/ --model nr.keras --split official --part test\n"
+            "  iqa-keras evaluate --dataset csv --root clive/ratings.csv --model nr-default --split content --repeats 10"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -300,11 +301,15 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluated.add_argument("--metric", "-m", metavar="NAME", help="a classic metric")
     evaluated.add_argument("--model", metavar="PATH", help="a learned model: .keras file or bundled name")
     evaluate.add_argument(
-        "--split", choices=("all", "official", "content"), default="all",
-        help="all records, the release's official split, or a split by content; default: all",
+        "--split", choices=("all", "official", "content", "kfold"), default="all",
+        help="all records, the release's official split, random 80/20 splits by content, or k folds by "
+             "content; several splits print a row each and their median; default: all",
     )
     evaluate.add_argument("--part", default="test", help="the part to evaluate with --split; default: test")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of --split content (80/20); default: 0")
+    evaluate.add_argument("--repeats", type=int, default=1, metavar="N",
+                          help="random splits with --split content (the field reports the median of 10); default: 1")
+    evaluate.add_argument("--folds", type=int, default=5, metavar="K", help="folds with --split kfold; default: 5")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of --split content and kfold; default: 0")
     evaluate.add_argument("--plot", metavar="PNG", help="write a scatter plot with the logistic fit")
     evaluate.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     _add_format(evaluate)
@@ -587,9 +592,8 @@ def _run_maps(arguments) -> int:
 
 
 def _run_evaluate(arguments) -> int:
-    from iqa_keras import evaluation, scoring, visualize
-    from iqa_keras.data import DatasetError, official_split, read_dataset, split_by_content
-    from iqa_keras.data.readers._common import SPLIT_ALIASES
+    from iqa_keras import protocol, scoring, visualize
+    from iqa_keras.data import DatasetError, read_dataset
 
     if arguments.plot and not os.path.isdir(os.path.dirname(os.path.abspath(arguments.plot))):
         print(f"iqa-keras evaluate: error: --plot {arguments.plot}: its folder does not exist", file=sys.stderr)
@@ -597,23 +601,16 @@ def _run_evaluate(arguments) -> int:
     try:
         function, _, name = scoring.measure(arguments.metric, arguments.model)
         records = read_dataset(arguments.dataset, arguments.root)
-        if arguments.split != "all":
-            if arguments.split == "official":
-                parts = official_split(records)
-            else:
-                (parts,) = split_by_content(records, {"train": 0.8, "test": 0.2}, seed=arguments.seed)
-            part = SPLIT_ALIASES.get(arguments.part.strip().lower(), arguments.part)
-            if part not in parts:
-                raise ValueError(f"--part {arguments.part}: the {arguments.split} split has the parts "
-                                 f"{', '.join(sorted(parts))}")
-            records = parts[part]
+        parts = protocol.evaluation_parts(records, arguments.split, arguments.part, arguments.seed,
+                                          arguments.repeats, arguments.folds)
     except (DatasetError, FileNotFoundError, ModelLoadError) as error:
         print(f"iqa-keras evaluate: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
     except (ValueError, KeyError, TypeError) as error:  # TypeError: a Keras model not of the toolkit's
         print(f"iqa-keras evaluate: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    pairs = [(record.reference, record.distorted) for record in records]
+    scored = list(dict.fromkeys(record for part in parts for record in part))  # each record once
+    pairs = [(record.reference, record.distorted) for record in scored]
     results = list(_progress(scoring.score_files(pairs, function, name), len(pairs), arguments))
     errors = [result.error for result in results if result.error is not None]
     for error in errors:
@@ -622,17 +619,17 @@ def _run_evaluate(arguments) -> int:
         return EXIT_FAILED_INPUT
     # Correlations are reported for "higher = better" on both sides, as the field does.
     sign = -1.0 if arguments.metric and scoring.metrics.get(arguments.metric).higher_is_better is False else 1.0
-    predictions = [sign * result.score for result in results]
-    human = [record.score for record in records]
+    scores = {record: sign * result.score for record, result in zip(scored, results)}
     try:
-        result = evaluation.evaluate(predictions, human)
+        rows = protocol.evaluate_parts(scores, parts)
     except ValueError as error:  # fewer than 2 images, or a score that is not finite
         print(f"iqa-keras evaluate: error: {arguments.dataset} at {arguments.root}: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
-    row = {"dataset": arguments.dataset, "measure": name, **result.as_dict()}
-    _write([row], arguments.format, columns=tuple(row))
+    rows = [{"dataset": arguments.dataset, "measure": name, **row} for row in rows]
+    _write(rows, arguments.format, columns=tuple(rows[0]))
     if arguments.plot:
-        visualize.scatter_plot(predictions, human, path=arguments.plot, title=f"{name} on {arguments.dataset}")
+        visualize.scatter_plot(list(scores.values()), [record.score for record in scored], path=arguments.plot,
+                               title=f"{name} on {arguments.dataset}")
     return EXIT_OK
 
 

@@ -374,6 +374,33 @@ def test_evaluate_a_metric_on_a_database_with_a_scatter_plot(tmp_path):
     assert code == 2 and "plot.png: its folder does not exist" in err
 
 
+def test_evaluate_over_repeated_splits_and_folds(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    lines = ["distorted,score"]
+    for index in range(10):  # noisier photos get lower scores
+        noise = rng.normal(0, 5 * index, (16, 16, 3))
+        Image.fromarray(np.clip(128 + noise, 0, 255).astype(np.uint8)).save(folder / f"{index}.png")
+        lines.append(f"photos/{index}.png,{90 - 8 * index}")
+    (tmp_path / "ratings.csv").write_text("\n".join(lines) + "\n")
+    listed = ("evaluate", "--dataset", "csv", "--root", str(tmp_path / "ratings.csv"), "--model", "nr-default")
+    code, out, err = run(*listed, "--split", "content", "--repeats", "3", "-f", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [row["split"] for row in rows] == ["1", "2", "3", "median"]
+    assert all(row["n"] == 2 for row in rows)  # 20% of 10 photos
+    assert rows[-1]["srcc"] == pytest.approx(float(np.median([row["srcc"] for row in rows[:3]])))
+    code, out, err = run(*listed, "--split", "kfold", "--folds", "5", "-f", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [row["split"] for row in rows] == ["1", "2", "3", "4", "5", "median"] and sum(r["n"] for r in rows[:5]) == 10
+    code, _, err = run(*listed, "--repeats", "3")
+    assert code == 2 and "`repeats` applies to the content split only" in err
+    code, _, err = run(*listed, "--split", "kfold", "--part", "train")
+    assert code == 2 and "must be the test part with the kfold split" in err
+
+
 def test_maps_score_list_and_models(tmp_path):
     import keras
 

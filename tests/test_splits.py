@@ -3,7 +3,7 @@ import random
 import pytest
 
 from iqa_keras.data.records import Record, Scale
-from iqa_keras.data.splits import official_split, split_by_content
+from iqa_keras.data.splits import k_fold_by_content, official_split, split_by_content
 
 SCALE = Scale(1.0, 5.0, True)
 
@@ -130,3 +130,33 @@ def test_official_split_without_splits_raises():
         official_split([Record("a.png", 3.0, SCALE), Record("b.png", 3.0, SCALE)])
     with pytest.raises(ValueError, match="1 of 2 records have no official split, e.g. b.png"):
         official_split([Record("a.png", 3.0, SCALE, split="train"), Record("b.png", 3.0, SCALE)])
+
+
+def test_ten_random_splits_of_a_no_reference_list_share_no_image():
+    records = [Record(f"photo{i}.jpg", float(i), SCALE) for i in range(50)]
+    splits = split_by_content(records, (0.8, 0.2), seed=0, repeats=10)
+    assert len(splits) == 10
+    for split in splits:
+        train = {record.distorted for record in split["train"]}
+        test = {record.distorted for record in split["test"]}
+        assert (len(train), len(test)) == (40, 10) and not train & test
+    assert len({tuple(r.distorted for r in split["test"]) for split in splits}) == 10  # all different
+
+
+def test_k_folds_test_each_content_once_and_never_train_on_it():
+    records = full_reference_records(num_contents=11, per_content=3)
+    folds = k_fold_by_content(records, folds=4, seed=3)
+    assert len(folds) == 4
+    tested = [record.distorted for fold in folds for record in fold["test"]]
+    assert sorted(tested) == sorted(record.distorted for record in records)
+    for fold in folds:
+        assert not contents(fold["train"]) & contents(fold["test"])
+        assert len(fold["train"]) + len(fold["test"]) == len(records)
+    assert sorted(len(contents(fold["test"])) for fold in folds) == [2, 3, 3, 3]
+
+
+@pytest.mark.parametrize("folds, message", [(1, "at least 2"), (2.0, "at least 2"), (True, "at least 2"),
+                                             (12, "Cannot make 12 folds of 11 distinct content ids")])
+def test_bad_folds_are_named(folds, message):
+    with pytest.raises(ValueError, match=message):
+        k_fold_by_content(full_reference_records(num_contents=11), folds=folds)

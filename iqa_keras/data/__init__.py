@@ -17,7 +17,7 @@ import os
 
 from iqa_keras.data.pipeline_config import PipelineConfig
 from iqa_keras.data.records import DatasetError, Record, Scale, check_files
-from iqa_keras.data.splits import official_split, split_by_content
+from iqa_keras.data.splits import k_fold_by_content, official_split, split_by_content
 
 __all__ = [
     "DATASETS",
@@ -28,6 +28,7 @@ __all__ = [
     "DatasetError",
     "check_files",
     "split_by_content",
+    "k_fold_by_content",
     "official_split",
     "PipelineConfig",
     "SkippedImages",

@@ -7,7 +7,8 @@ drawn over `Record.content_id` (the reference image's id, or the image itself fo
 no-reference databases) and the proportions are counted in contents, not records.
 
 A split is a dict `part name -> list of records`, the records of each part in their
-original order; `split_by_content` returns one such dict per repeat.
+original order; `split_by_content` returns one such dict per repeat, `k_fold_by_content`
+one per fold.
 
 Example:
 >>> from iqa_keras.data.records import Record, Scale
@@ -31,7 +32,7 @@ import numpy as np
 
 from iqa_keras.data.records import Record
 
-__all__ = ["split_by_content", "official_split"]
+__all__ = ["k_fold_by_content", "official_split", "split_by_content"]
 
 # Part names given to ratios passed as a sequence, by the number of parts.
 _SEQUENCE_PART_NAMES = {2: ("train", "test"), 3: ("train", "validation", "test")}
@@ -91,6 +92,46 @@ def split_by_content(
             split[part_of_content[record.content_id]].append(record)
         splits.append(split)
     return splits
+
+
+def k_fold_by_content(records: Sequence[Record], folds: int = 5, seed: int = 0) -> list[dict[str, list[Record]]]:
+    """Cross-validation folds over content ids: each content is tested in exactly one fold.
+
+    Args:
+        records: the records to split.
+        folds: the number of folds, at least 2 and at most the number of contents.
+        seed: the contents are shuffled by `numpy.random.default_rng(seed)`, then dealt
+            into folds whose sizes differ by at most one content.
+
+    Returns:
+        One dict `{"train": ..., "test": ...}` per fold; the test parts cover every
+        record once.
+
+    Raises:
+        ValueError: bad `folds`, or fewer contents than folds.
+
+    Example:
+    >>> from iqa_keras.data.records import Record, Scale
+    >>> records = [Record(f"{i}.png", 3.0, Scale(1.0, 5.0, True)) for i in range(7)]
+    >>> [(len(fold["train"]), len(fold["test"])) for fold in k_fold_by_content(records, folds=3)]
+    [(4, 3), (5, 2), (5, 2)]
+    """
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise ValueError(f"`folds` must be an integer of at least 2. Received: folds={folds!r}")
+    if not records:
+        raise ValueError("`records` is empty: there is nothing to split.")
+    contents = sorted({record.content_id for record in records})
+    if len(contents) < folds:
+        raise ValueError(f"Cannot make {folds} folds of {len(contents)} distinct content ids. Received: folds={folds}")
+    order = np.random.default_rng(seed).permutation(len(contents))
+    fold_of_content = {contents[index]: rank % folds for rank, index in enumerate(order)}
+    return [
+        {
+            "train": [record for record in records if fold_of_content[record.content_id] != fold],
+            "test": [record for record in records if fold_of_content[record.content_id] == fold],
+        }
+        for fold in range(folds)
+    ]
 
 
 def official_split(records: Sequence[Record]) -> dict[str, list[Record]]:
