@@ -639,8 +639,8 @@ def _run_models(arguments) -> int:
     names = bundled_models()
     if not names:
         print(
-            f"No bundled models in {BUNDLED_MODELS_DIR}: they come with the repository (install it "
-            "with pip install -e .). Score with --metric, or --model PATH for your own .keras file."
+            f"No bundled models in {BUNDLED_MODELS_DIR}: they come with the package (reinstall it). "
+            "Score with --metric, or --model PATH for your own .keras file."
         )
     for name in names:
         card = os.path.join(BUNDLED_MODELS_DIR, f"{name}.md")

@@ -1,7 +1,8 @@
 """Loading learned models: a `.keras` file, or a model bundled with the toolkit by name.
 
 Bundled models live in the repository's `saved_models/` folder as `<name>.keras`, each
-with a model card `<name>.md` beside it.
+with a model card `<name>.md` beside it; the package reaches them as `iqa_keras/saved_models`
+(a link in the repository, the files themselves in a wheel).
 
 Example:
 >>> import os, tempfile
@@ -19,7 +20,7 @@ import zipfile
 
 __all__ = ["BUNDLED_MODELS_DIR", "ModelLoadError", "bundled_models", "load", "model_path"]
 
-BUNDLED_MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
+BUNDLED_MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "saved_models")
 
 
 class ModelLoadError(ValueError):
@@ -51,7 +52,7 @@ def model_path(name_or_path: str | os.PathLike) -> str:
     if not os.path.isfile(path) and path in bundled_models():
         path = os.path.join(BUNDLED_MODELS_DIR, f"{path}.keras")
     if not os.path.isfile(path):
-        names = ", ".join(bundled_models()) or f"none in {BUNDLED_MODELS_DIR}; install the repository with pip install -e ."
+        names = ", ".join(bundled_models()) or f"none in {BUNDLED_MODELS_DIR}; reinstall the package"
         raise FileNotFoundError(
             f"No model file {path!r}, and no bundled model of that name (bundled: {names})."
         )

@@ -3,8 +3,10 @@ distortions below the pristine photo, score deterministically, and have model ca
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -119,3 +121,43 @@ def test_the_readme_quick_start_shows_the_scores_the_bundled_models_give():
         reference = os.path.join(root, reference.strip()) if reference else None
         score = iqa_keras.score(os.path.join(root, distorted), reference=reference, model=model)
         assert f"{score:.6f}" == shown, (distorted, model)
+
+
+@pytest.mark.parametrize("name", list(DEFAULTS))
+def test_from_preset_loads_the_bundled_model_as_its_class(name):
+    model = DEFAULTS[name].from_preset(name)
+    assert type(model) is DEFAULTS[name] and not model.compiled  # for inference
+    other = next(cls for cls in DEFAULTS.values() if cls is not DEFAULTS[name])
+    with pytest.raises(ValueError, match=f"The preset '{name}' is a {DEFAULTS[name].__name__}, not a {other.__name__}"):
+        other.from_preset(name)
+
+
+@pytest.mark.slow
+def test_a_wheel_carries_the_bundled_models_and_scores_with_them(tmp_path):
+    source = tmp_path / "source"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    source.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(root, name), source / name)
+    for folder in ("iqa_keras", "saved_models"):
+        shutil.copytree(os.path.join(root, folder), source / folder, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path / "wheel"), str(source)], check=True, capture_output=True, timeout=600)
+    (wheel,) = (tmp_path / "wheel").iterdir()
+    installed = tmp_path / "installed"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(installed)
+    assert not os.path.islink(installed / "iqa_keras" / "saved_models")  # the files, not the link
+    script = ("import iqa_keras, sys; print(iqa_keras.__file__); "
+              "print(iqa_keras.score(sys.argv[2], reference=sys.argv[1]))")
+    completed = subprocess.run(
+        [sys.executable, "-c", script, EXAMPLE_IMAGES["reference"], EXAMPLE_IMAGES["distorted_jpeg"]],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(installed), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    module, score = completed.stdout.split()[-2:]
+    assert module.startswith(str(installed))  # the wheel's package, not this checkout's
+    expected = iqa_keras.score(EXAMPLE_IMAGES["distorted_jpeg"], reference=EXAMPLE_IMAGES["reference"])
+    assert float(score) == pytest.approx(expected, abs=1e-6)

@@ -76,6 +76,7 @@ from iqa_keras.evaluation import PLCC, SRCC
 from iqa_keras.layers import ResizeLike
 from iqa_keras.losses import CombinedLoss, MeanAbsoluteError, PairwiseRankingLoss
 from iqa_keras.models._arguments import checked_output_keys, is_auto
+from iqa_keras.models.presets import PresetMixin
 from iqa_keras.models.hallucination_generator import HallucinationGenerator
 from iqa_keras.models.hallucination_regressor import HallucinationGuidedRegressor
 from iqa_keras.models.patch_discriminator import PatchDiscriminator
@@ -96,7 +97,7 @@ _TRACKERS = (
 
 
 @keras.saving.register_keras_serializable(package="iqa_keras")
-class HallucinatedIQA(keras.Model):
+class HallucinatedIQA(PresetMixin, keras.Model):
     """Scores a distorted image without reference; trains as a GAN plus a regressor.
 
     Called on `{"distorted": (N, H, W, 3)}` (float, 0-255, any size), the model

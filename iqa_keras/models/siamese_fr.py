@@ -26,6 +26,7 @@ from iqa_keras.layers import (
 from iqa_keras.layers._validate import check_int
 from iqa_keras.losses import CombinedLoss, MeanAbsoluteError, PLCCLoss
 from iqa_keras.models._arguments import checked_output_keys, is_auto
+from iqa_keras.models.presets import PresetMixin
 from iqa_keras.models.encoders import ENCODERS, build_encoder
 
 __all__ = ["SiameseDifferenceIQA"]
@@ -35,7 +36,7 @@ MAP_RESOLUTIONS = ("input", "feature")
 
 
 @keras.saving.register_keras_serializable(package="iqa_keras")
-class SiameseDifferenceIQA(keras.Model):
+class SiameseDifferenceIQA(PresetMixin, keras.Model):
     """Scores a distorted image against its reference; higher is better.
 
     Inputs are a dict `{"reference": (N, H, W, 3), "distorted": (N, H, W, 3)}`, float,
