@@ -40,6 +40,13 @@ loaded with `iqa_keras.load` and scored whole-image with `iqa_keras.tiling.Score
   whether the generator restores, or its discrepancy map holds its own errors
   (compositions left out).
 
+Authentic distortions (`--clive`, default `../shared/clive` beside the repository when it
+exists, `''` to skip): the no-reference model and BRISQUE (the `brisque` package's
+LIVE-trained model; `pip install ".[bench]"`) score every photo of the CLIVE list
+(`ratings.csv`, generic CSV format) once, then `iqa_keras.protocol` prints SRCC and PLCC
+on the test part of each of 10 random 80/20 splits and their median. Neither measure
+learns from these splits: for a model trained on CLIVE, train one per split instead.
+
 A first row, `human label`, scores each image with its own label: the ceiling of every
 column (its `level` is below 1.0 because of the three non-monotone types).
 
@@ -70,7 +77,7 @@ from scipy import stats  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import iqa_keras  # noqa: E402
-from iqa_keras import metrics  # noqa: E402
+from iqa_keras import metrics, protocol  # noqa: E402
 from iqa_keras.data import read_dataset  # noqa: E402
 from iqa_keras.data.distortions import get_distortion, kadid_mean_score  # noqa: E402
 from iqa_keras.data.generate import generate_dataset, pristine_files, reference_sources  # noqa: E402
@@ -90,6 +97,8 @@ MAX_SIDE = 512  # the recipe's `iqa-keras generate --max-side`
 CLASSIC_METRICS = ("psnr", "ssim", "ms_ssim")
 FR_SRCC_TARGET, FR_MARGIN_OVER_MS_SSIM = 0.93, 0.10
 NR_SRCC_TARGET, LEVEL_CONSISTENCY_TARGET = 0.85, 0.95
+DEFAULT_CLIVE = os.path.join(REPO_ROOT, "..", "shared", "clive")
+CLIVE_SPLITS, CLIVE_SRCC_TARGET = 10, 0.80
 
 
 def _falls_with_level(type_id: int) -> bool:
@@ -126,6 +135,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="full-reference model: .keras path or bundled name; '' to skip (default: fr-default)")
     parser.add_argument("--nr-model", default="nr-default",
                         help="no-reference model: .keras path or bundled name; '' to skip (default: nr-default)")
+    parser.add_argument("--clive", default=DEFAULT_CLIVE if os.path.isdir(DEFAULT_CLIVE) else "",
+                        help="CLIVE folder with ratings.csv; '' to skip (default: ../shared/clive if present)")
     args = parser.parse_args(argv)
     if args.photos < 1:
         parser.error("--photos must be at least 1")
@@ -366,6 +377,50 @@ def print_targets(summary: dict) -> None:
             print(f"{measure.name:<28} {text:<48} {fmt(value)}  {verdict}")
 
 
+def brisque_scorer():
+    """BRISQUE's score function (lower = better), or None with a note when not installed."""
+    try:
+        from brisque import BRISQUE
+    except ImportError as error:
+        print(f"note: BRISQUE skipped ({error.__class__.__name__}): pip install \".[bench]\"")
+        return None
+
+    class Brisque(BRISQUE):
+        def scale_features(self, features):  # brisque 0.2.0 keeps 1-element arrays that NumPy 2 cannot float()
+            return super().scale_features([np.ravel(feature)[0] for feature in features])
+
+    return Brisque(url=False).score
+
+
+def print_clive(folder: str, model, model_name: str) -> float:
+    """Scores CLIVE with the model and BRISQUE; prints each split's figures and the median.
+    Returns the model's median SRCC (nan without a model)."""
+    records = read_dataset("csv", os.path.join(folder, "ratings.csv"))
+    parts = protocol.evaluation_parts(records, "content", repeats=CLIVE_SPLITS)
+    measures = {}
+    if model is not None:
+        scorer = Scorer(model)
+        measures[f"NR model {os.path.basename(model_name)}"] = [
+            scorer(read_image(r.distorted)).score for r in tqdm(records, desc="CLIVE model", file=sys.stderr)]
+    brisque = brisque_scorer()
+    if brisque is not None:
+        measures["-BRISQUE (LIVE-trained)"] = [
+            -float(brisque(read_image(r.distorted).astype(np.uint8))) for r in tqdm(records, desc="CLIVE BRISQUE", file=sys.stderr)]
+    print(f"\nAuthentic distortions: CLIVE ({len(records)} photos), test parts of {CLIVE_SPLITS} "
+          "random 80/20 splits, then the median")
+    median = math.nan
+    for name, scores in measures.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LogisticFitWarning)
+            rows = protocol.evaluate_parts(dict(zip(records, scores)), parts)
+        print(f"{name:<28} " + " ".join(f"{row['split']:>6}" for row in rows))
+        print(f"{'  SRCC':<28} " + " ".join(f"{fmt(row['srcc']):>6}" for row in rows))
+        print(f"{'  PLCC':<28} " + " ".join(f"{fmt(row['plcc']):>6}" for row in rows))
+        if name.startswith("NR model"):
+            median = rows[-1]["srcc"]
+    return median
+
+
 def report(root: str, args: argparse.Namespace) -> None:
     records = read_dataset("kadid10k", root)
     labels = np.array([record.raw_score for record in records], np.float64)
@@ -382,7 +437,11 @@ def report(root: str, args: argparse.Namespace) -> None:
     print_per_type(measures, records, labels)
     if isinstance(models.get("nr"), HallucinatedIQA):
         print_restoration(os.path.basename(args.nr_model), restoration(models["nr"], records))
+    clive = print_clive(args.clive, models.get("nr"), args.nr_model) if args.clive else math.nan
     print_targets(summary)
+    if "nr" in models and args.clive:
+        verdict = "met" if clive >= CLIVE_SRCC_TARGET else "MISSED"
+        print(f"{'NR model on CLIVE':<28} {f'median SRCC >= {CLIVE_SRCC_TARGET}':<48} {fmt(clive)}  {verdict}")
 
 
 def main(argv=None) -> None:
