@@ -18,10 +18,20 @@ import tempfile
 from collections.abc import Callable
 from typing import BinaryIO
 
-__all__ = ["TEMPORARY_PREFIX", "publish_folder", "save_model_atomic", "write_atomic", "write_json_atomic"]
+__all__ = [
+    "OUTPUT_MARKER",
+    "TEMPORARY_PREFIX",
+    "claim_output_folder",
+    "publish_folder",
+    "save_model_atomic",
+    "write_atomic",
+    "write_json_atomic",
+]
 
 # Temporary files are hidden and recognisable, so that a later run can remove leftovers.
 TEMPORARY_PREFIX = ".iqa-keras-"
+# The file that marks a folder as a command's output, so that it may write there again.
+OUTPUT_MARKER = ".iqa-keras-output"
 # Read once: os.umask can only be read by setting it, which is not thread-safe.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -129,6 +139,39 @@ def publish_folder(temporary: str | os.PathLike, target: str | os.PathLike) -> N
         if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
             raise FileExistsError(f"{target} appeared while it was written, refusing to overwrite it") from error
         raise
+
+
+def claim_output_folder(folder: str | os.PathLike, argument: str, ours: bool = False) -> None:
+    """Makes `folder` a command's output folder, refusing one that holds a user's files.
+
+    A missing or empty folder is created and marked (`OUTPUT_MARKER`); a marked one, or
+    one the caller knows as its own (`ours`, e.g. an interrupted run to resume), is taken
+    as it is. Anything else holds files the command did not write, which it would
+    overwrite: `FileExistsError` names the argument, the folder and one such file.
+
+    Example:
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> claim_output_folder(os.path.join(folder, "run"), "output_dir")
+    >>> claim_output_folder(os.path.join(folder, "run"), "output_dir")  # its own: taken again
+    >>> _ = open(os.path.join(folder, "notes.txt"), "w")
+    >>> claim_output_folder(folder, "--out")
+    Traceback (most recent call last):
+    ...
+    FileExistsError: --out ... holds files that iqa-keras did not write (e.g. notes.txt), ...
+    """
+    folder = os.fspath(folder)
+    os.makedirs(folder, exist_ok=True)
+    marker = os.path.join(folder, OUTPUT_MARKER)
+    if os.path.exists(marker):
+        return
+    entries = sorted(os.listdir(folder))
+    if entries and not ours:
+        raise FileExistsError(
+            f"{argument} {folder} holds files that iqa-keras did not write (e.g. {entries[0]}), which "
+            "it never overwrites: use a new or empty folder."
+        )
+    write_atomic(marker, lambda file: file.write(b"written by iqa-keras\n"))
 
 
 def _publish(temporary: str, path: str, replace: bool = True) -> None:

@@ -453,7 +453,7 @@ def _run_train(arguments) -> int:
 
     try:
         result = train_from_file(arguments.config, arguments.set)
-    except (ConfigError, FileNotFoundError) as error:
+    except (ConfigError, FileExistsError, FileNotFoundError) as error:
         print(f"iqa-keras train: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except DatasetError as error:
@@ -483,7 +483,7 @@ def _run_finetune(arguments) -> int:
     except _data_errors() as error:
         print(f"iqa-keras finetune: error: {_data_error_message(error)}", file=sys.stderr)
         return EXIT_FAILED_INPUT
-    except ValueError as error:
+    except (FileExistsError, ValueError) as error:
         print(f"iqa-keras finetune: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(result.table())

@@ -282,7 +282,8 @@ def test_generate_train_score_export_finetune_through_the_command(tmp_path):
     best = run_dir / "best.keras"
     assert best.is_file() and str(best) in out
     code, out, err = run("score", "--model", str(best), "-r", REFERENCE, JPEG, "-f", "json")
-    assert code == 0, err and np.isfinite(json.loads(out)[0]["score"])
+    assert code == 0, err
+    assert np.isfinite(json.loads(out)[0]["score"])
     code, out, err = run("export", str(best), str(tmp_path / "serving"), "--maps")
     assert code == 0, err
     assert (tmp_path / "serving" / "1" / "saved_model.pb").is_file()
@@ -300,6 +301,8 @@ def test_generate_train_score_export_finetune_through_the_command(tmp_path):
     code, out, err = run(*finetune, "--crop-size", "32", "--batch-size", "4")
     assert code == 0, err
     assert "before" in out and "after" in out and (tmp_path / "ft" / "finetuned.keras").is_file()
+    code, _, err = run(*finetune, "--crop-size", "32", "--batch-size", "4")  # again: refused, nothing lost
+    assert code == 2 and "finetuned.keras, which finetune never overwrites" in err
 
 
 def test_serve_answers_the_client_and_stops_on_sigterm(tmp_path):

@@ -27,6 +27,7 @@ from iqa_keras.training import (
     predict_scores,
     train,
 )
+from iqa_keras.atomic import OUTPUT_MARKER
 from iqa_keras.data import read_dataset
 from iqa_keras.evaluation import evaluate
 from iqa_keras.models import HallucinatedIQA
@@ -139,7 +140,7 @@ def tiny_run(kadid_root, tmp_path_factory):
 
 def test_train_writes_checkpoint_log_config_and_metrics(tiny_run):
     config, result, run = tiny_run
-    files = {"best.keras", "config.yaml", "log.csv", "metrics.json"}
+    files = {"best.keras", "config.yaml", "log.csv", "metrics.json", OUTPUT_MARKER}
     assert set(os.listdir(run)) - {"tensorboard"} == files  # TensorBoard's, if installed
     assert load_config(run / "config.yaml") == config
     with open(run / "log.csv") as file:
@@ -331,6 +332,23 @@ def test_finetune_reports_before_and_after_and_keeps_the_frozen_encoder(tmp_path
     head_before = np.asarray(original.get_layer("quality_head").kernel)
     head_after = np.asarray(tuned.get_layer("quality_head").kernel)
     assert not np.allclose(head_before, head_after)
+    with pytest.raises(FileExistsError, match=r"holds an earlier result, .*finetuned.keras, which finetune never overwrites"):
+        finetune(tmp_path / "model.keras", data_csv, tmp_path / "out", crop_size=32)
+
+
+def test_train_and_finetune_refuse_a_folder_of_the_users_own_files(kadid_root, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.yaml").write_text("my own notes")
+    (mine / "best.keras").write_bytes(b"my own model")
+    with pytest.raises(FileExistsError, match=r"output_dir .*mine holds files that iqa-keras did not write \(e.g. best.keras\)"):
+        train(config_from_dict(tiny_values(kadid_root, mine)))
+    data_csv = write_ratings_csv(tmp_path, references=10, seed=2, with_reference=True)
+    ModelConfig(arguments=TINY_MODEL).build().save(tmp_path / "model.keras")
+    with pytest.raises(FileExistsError, match=r"holds files that iqa-keras did not write \(e.g. best.keras\)"):
+        finetune(tmp_path / "model.keras", data_csv, mine, epochs=1, crop_size=32)
+    assert sorted(os.listdir(mine)) == ["best.keras", "config.yaml"]
+    assert (mine / "config.yaml").read_text() == "my own notes" and (mine / "best.keras").read_bytes() == b"my own model"
 
 
 def test_finetune_refuses_images_without_references_for_a_full_reference_model_and_whole_image_batches(tmp_path):

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from iqa_keras.atomic import OUTPUT_MARKER
 from iqa_keras.data.generate import generate_dataset
 from iqa_keras.models import HallucinatedIQA
 from iqa_keras.training import ConfigError, ModelConfig, config_from_dict, load_config, train
@@ -113,7 +114,7 @@ def joint_run(synthetic_root, tmp_path_factory):
 def test_joint_training_writes_the_run_files_and_logs_the_generator(joint_run):
     config, result = joint_run
     run = config.output_dir
-    assert set(os.listdir(run)) - {"tensorboard"} == {"best.keras", "config.yaml", "log.csv", "metrics.json"}
+    assert set(os.listdir(run)) - {"tensorboard"} == {"best.keras", "config.yaml", "log.csv", "metrics.json", OUTPUT_MARKER}
     assert load_config(os.path.join(run, "config.yaml")) == config
     assert config.gan.loss_weights["pixel"] == 1.0 and config.gan.quality_aware  # defaults filled, ours kept
     with open(os.path.join(run, "log.csv")) as file:

@@ -46,7 +46,7 @@ from iqa_keras.data import (
     split_by_content,
     training_dataset,
 )
-from iqa_keras.atomic import save_model_atomic, write_json_atomic
+from iqa_keras.atomic import claim_output_folder, save_model_atomic, write_json_atomic
 from iqa_keras.evaluation import Evaluation, evaluate
 from iqa_keras.loading import load
 from iqa_keras.models import HallucinatedIQA
@@ -180,6 +180,8 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     strategy = make_strategy(config.trainer.strategy)
     chief = is_chief(strategy)
     output_dir = config.output_dir
+    if chief:
+        claim_output_folder(output_dir, "output_dir", ours=run_files.is_resuming(output_dir))
     os.makedirs(output_dir, exist_ok=True)
     # One backup, the chief's: every worker restores it, so that all resume at one epoch.
     backup_dir = os.path.join(output_dir, run_files.BACKUP)
@@ -304,6 +306,10 @@ def finetune(
             f"Received: batch_size={batch_size}"
         )
     output_dir = os.fspath(output_dir)
+    saved = os.path.join(output_dir, FINETUNED_MODEL)
+    if os.path.exists(saved):
+        raise FileExistsError(f"output_dir {output_dir} holds an earlier result, {saved}, which finetune never "
+                              "overwrites: use another output_dir, or delete it.")
     records = read_dataset("csv", data_csv)
     (parts,) = split_by_content(
         records, {"train": 1.0 - validation_split, "held_out": validation_split}, seed=seed
@@ -336,7 +342,7 @@ def finetune(
         capacity,
         gan=GanConfig(generator_learning_rate=learning_rate, discriminator_learning_rate=learning_rate),
     )
-    os.makedirs(output_dir, exist_ok=True)
+    claim_output_folder(output_dir, "output_dir")
     model.fit(
         train_data,
         epochs=epochs,
@@ -344,8 +350,6 @@ def finetune(
         shuffle=False,  # the pipeline shuffles
     )
     after = evaluate(*predict_scores(model, parts["held_out"]))
-
-    saved = os.path.join(output_dir, FINETUNED_MODEL)
     save_model_atomic(model, saved)
     result = FinetuneResult(saved, before, after, frozen)
     write_json_atomic(os.path.join(output_dir, FINETUNE_REPORT), result.as_dict())
