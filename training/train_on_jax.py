@@ -30,7 +30,7 @@ import time
 import keras
 import numpy as np
 
-from iqa_keras.atomic import save_model_atomic, write_atomic, write_json_atomic
+from iqa_keras.atomic import claim_output_folder, save_model_atomic, write_atomic, write_json_atomic
 from iqa_keras.data.arrays import CropBatches
 from iqa_keras.evaluation import evaluate
 from iqa_keras.io import read_image
@@ -56,7 +56,10 @@ def main(argv=None) -> int:
     crop_size = config.data.train.crop_size
     if crop_size is None or crop_size[0] != crop_size[1]:
         parser.error(f"`data.train.crop_size` must be one side (square crops) for this script. Received: {crop_size}")
-    os.makedirs(config.output_dir, exist_ok=True)
+    try:
+        claim_output_folder(config.output_dir, "output_dir")
+    except FileExistsError as error:
+        parser.error(str(error))
     save_config(config, os.path.join(config.output_dir, "config.yaml"))
     parts = config.data.read_parts()
     train = config.data.train
