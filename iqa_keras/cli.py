@@ -24,6 +24,7 @@ from iqa_keras.loading import ModelLoadError
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED_INPUT, EXIT_USAGE = 0, 1, 2
+_SCORE_COLUMNS = ("distorted", "reference", "metric", "score")
 
 _SCORE_EXAMPLES = """examples:
   iqa-keras score --reference iqa_keras/examples/reference.png iqa_keras/examples/distorted_jpeg.png
@@ -97,6 +98,11 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     score.add_argument("distorted", nargs="*", metavar="DISTORTED", help="images to score")
+    score.add_argument(
+        "--shard", metavar="I/N",
+        help="score only part I (from 0) of N disjoint parts of the inputs, by a checksum of each "
+             "image's path: N workers with I = 0..N-1 score every image once",
+    )
     score.add_argument(
         "--list", metavar="CSV", dest="pair_list",
         help="a CSV of the images to score: a distorted column and an optional reference column",
@@ -345,10 +351,20 @@ def _run_score(arguments) -> int:
               "gives its references in a `reference` column", file=sys.stderr)
         return EXIT_USAGE
     try:
+        shard = inputs.parse_shard(arguments.shard) if arguments.shard is not None else None
+    except ValueError as error:
+        print(f"iqa-keras score: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         pairs, unmatched = _pairs(arguments.distorted, arguments.reference, arguments.pair_list)
     except (inputs.InputError, DatasetError) as error:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
+    if shard is not None:
+        pairs = [pair for pair in pairs if inputs.in_shard(pair[1], *shard)]
+        if not pairs and not unmatched:  # nothing of the input falls into this part
+            _write([], arguments.format, columns=_SCORE_COLUMNS)
+            return EXIT_OK
     for error in unmatched:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
     if not pairs:
@@ -382,7 +398,7 @@ def _run_score(arguments) -> int:
         {"distorted": r.distorted, "reference": r.reference, "score": r.score, "metric": r.measure}
         for r in results
     ]
-    _write(rows, arguments.format, columns=("distorted", "reference", "metric", "score"))
+    _write(rows, arguments.format, columns=_SCORE_COLUMNS)
     return EXIT_FAILED_INPUT if failed else EXIT_OK
 
 

@@ -3,7 +3,8 @@
 `expand_images` accepts files, directories (their image files, sorted) and glob
 patterns (for shells that do not expand them); `match_pairs` pairs each distorted
 image with its reference: one reference file for all, or a reference directory
-holding a file of the same name; `overlay_paths` names the overlays of `iqa-keras maps`.
+holding a file of the same name; `overlay_paths` names the overlays of `iqa-keras maps`;
+`parse_shard` and `in_shard` split the inputs of bulk scoring into disjoint parts.
 
 Example:
 >>> import os, tempfile
@@ -19,9 +20,19 @@ from __future__ import annotations
 import collections
 import glob
 import os
+import zlib
 from collections.abc import Iterable, Sequence
 
-__all__ = ["IMAGE_EXTENSIONS", "OVERLAY_SUFFIX", "InputError", "expand_images", "match_pairs", "overlay_paths"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "OVERLAY_SUFFIX",
+    "InputError",
+    "expand_images",
+    "in_shard",
+    "match_pairs",
+    "overlay_paths",
+    "parse_shard",
+]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm")
 OVERLAY_SUFFIX = ".quality.png"  # what `iqa-keras maps` writes beside (or for) each image
@@ -167,3 +178,42 @@ def overlay_paths(images: Sequence[str], folder: str | None = None) -> list[str]
                 "rename one, or map their folders one at a time with --out"
             )
     return paths
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`"I/N"` as `(I, N)`: part I, counted from 0, of N parts.
+
+    Raises:
+        ValueError: not two integers with 0 <= I < N.
+
+    Example:
+    >>> parse_shard("2/8")
+    (2, 8)
+    >>> parse_shard("8/8")
+    Traceback (most recent call last):
+    ...
+    ValueError: --shard must be I/N with 0 <= I < N (I counts from 0). Received: '8/8'
+    """
+    index, _, count = str(text).partition("/")
+    try:
+        index, count = int(index), int(count)
+    except ValueError:
+        index, count = -1, 0
+    if not 0 <= index < count:
+        raise ValueError(f"--shard must be I/N with 0 <= I < N (I counts from 0). Received: {text!r}")
+    return index, count
+
+
+def in_shard(path: str | os.PathLike, index: int, count: int) -> bool:
+    """Whether image `path` belongs to part `index` of `count`.
+
+    The part is a checksum of the normalised path, so it depends on the image alone: the
+    parts are disjoint and cover any input, and stay the same when images are added.
+
+    Example:
+    >>> names = [f"{i}.png" for i in range(100)]
+    >>> parts = [[name for name in names if in_shard(name, i, 3)] for i in range(3)]
+    >>> sorted(sum(parts, [])) == sorted(names)
+    True
+    """
+    return zlib.crc32(os.path.normpath(os.fspath(path)).encode("utf-8", "surrogateescape")) % count == index

@@ -430,3 +430,22 @@ def test_maps_score_list_and_models(tmp_path):
     assert [row["distorted"] for row in json.loads(out)] == [JPEG, BLUR]
     code, out, _ = run("models")
     assert code == 0 and out.startswith("fr-default\t") and "\nnr-default\t" in out
+
+
+def test_score_shards_are_disjoint_and_cover_the_inputs(tmp_path):
+    references, distorted = tmp_path / "refs", tmp_path / "dists"
+    references.mkdir()
+    distorted.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(9):
+        image = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(image).save(references / f"{index}.png")
+        Image.fromarray(255 - image).save(distorted / f"{index}.png")
+    parts = []
+    for shard in ("0/3", "1/3", "2/3"):
+        code, out, err = run("score", "-m", "psnr", "-r", str(references), str(distorted), "--shard", shard, "-f", "json")
+        assert code == 0, err
+        parts.append({row["distorted"] for row in json.loads(out)})
+    assert sorted(name for part in parts for name in part) == sorted(str(distorted / f"{i}.png") for i in range(9))
+    code, _, err = run("score", "-m", "psnr", "-r", str(references), str(distorted), "--shard", "3/3")
+    assert code == 2 and "--shard must be I/N with 0 <= I < N" in err
