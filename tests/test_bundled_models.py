@@ -19,6 +19,7 @@ from iqa_keras.loading import BUNDLED_MODELS_DIR, bundled_models
 from iqa_keras.models import HallucinatedIQA, SiameseDifferenceIQA
 from iqa_keras.scoring import EXAMPLE_IMAGES
 
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULTS = {"fr-default": SiameseDifferenceIQA, "nr-default": HallucinatedIQA}
 CLEAR_DISTORTIONS = ("gaussian_blur", "jpeg", "white_noise")
 
@@ -111,15 +112,14 @@ def test_each_model_card_names_its_data_command_figures_and_limitations(name):
 def test_the_readme_quick_start_shows_the_scores_the_bundled_models_give():
     """The README's quick start prints rows `distorted [reference] model score`: each score
     must be what the bundled model gives today (a retrained model must update it)."""
-    with open(os.path.join(os.path.dirname(BUNDLED_MODELS_DIR), "README.md"), encoding="utf-8") as file:
+    with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as file:
         readme = file.read()
     rows = re.findall(r"^(iqa_keras/examples/\S+)\s+(iqa_keras/examples/\S+\s+)?(\S+-default)\s+([\d.]+)$",
                       readme, flags=re.MULTILINE)
     assert {model for *_, model, _ in rows} == set(DEFAULTS)
-    root = os.path.dirname(BUNDLED_MODELS_DIR)
     for distorted, reference, model, shown in rows:
-        reference = os.path.join(root, reference.strip()) if reference else None
-        score = iqa_keras.score(os.path.join(root, distorted), reference=reference, model=model)
+        reference = os.path.join(REPO_ROOT, reference.strip()) if reference else None
+        score = iqa_keras.score(os.path.join(REPO_ROOT, distorted), reference=reference, model=model)
         assert f"{score:.6f}" == shown, (distorted, model)
 
 
@@ -135,12 +135,11 @@ def test_from_preset_loads_the_bundled_model_as_its_class(name):
 @pytest.mark.slow
 def test_a_wheel_carries_the_bundled_models_and_scores_with_them(tmp_path):
     source = tmp_path / "source"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     source.mkdir()
     for name in ("setup.cfg", "pyproject.toml", "README.md"):
-        shutil.copy(os.path.join(root, name), source / name)
+        shutil.copy(os.path.join(REPO_ROOT, name), source / name)
     for folder in ("iqa_keras", "saved_models"):
-        shutil.copytree(os.path.join(root, folder), source / folder, symlinks=True,
+        shutil.copytree(os.path.join(REPO_ROOT, folder), source / folder, symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(tmp_path / "wheel"), str(source)], check=True, capture_output=True, timeout=600)
