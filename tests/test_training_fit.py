@@ -241,7 +241,7 @@ def test_a_run_killed_while_testing_its_best_model_does_not_train_again(kadid_ro
     recorder = EpochRecorder()
     result = train(config_from_dict(values), callbacks=[recorder])
     assert recorder.epochs == [] and result.metrics["epochs_logged"] == 1
-    assert set(os.listdir(tmp_path / "run")) - {"tensorboard"} == {"best.keras", "config.yaml", "log.csv", "metrics.json"}
+    assert set(os.listdir(tmp_path / "run")) - {"tensorboard"} == {"best.keras", "config.yaml", "log.csv", "metrics.json", OUTPUT_MARKER}
     for weight, other in zip(result.model.weights, trained.weights, strict=True):
         np.testing.assert_array_equal(weight.numpy(), other.numpy())
 
@@ -267,7 +267,7 @@ def test_a_run_killed_while_deleting_its_backup_is_not_taken_for_an_unfinished_o
     with pytest.raises(ConfigError, match=r"`output_dir` holds a finished run"):
         train(config_from_dict(values))  # not trained again from the first epoch
     assert (tmp_path / "run" / "metrics.json").read_text() == metrics
-    assert set(os.listdir(tmp_path / "run")) - {"tensorboard"} == {"best.keras", "config.yaml", "log.csv", "metrics.json"}
+    assert set(os.listdir(tmp_path / "run")) - {"tensorboard"} == {"best.keras", "config.yaml", "log.csv", "metrics.json", OUTPUT_MARKER}
 
 
 def test_tiled_validation_ranks_images_by_the_mean_of_their_tiles(kadid_root, tmp_path):
