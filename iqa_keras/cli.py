@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -20,6 +21,7 @@ import sys
 import tempfile
 
 from iqa_keras.loading import ModelLoadError
+from iqa_keras.serving.limits import ServerLimits
 
 __all__ = ["main"]
 
@@ -261,6 +263,10 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--grpc-port", type=int, metavar="PORT", help="gRPC port (needs iqa-keras[serving])")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind; default: 127.0.0.1")
     serve.add_argument("--name", metavar="NAME", help="model name in URLs; default: the folder's name")
+    limits = serve.add_argument_group("limits (iqa_keras.serving.ServerLimits)")
+    for field in dataclasses.fields(ServerLimits):
+        limits.add_argument("--" + field.name.replace("_", "-"), type=type(field.default), default=field.default,
+                            metavar="N", help=f"{field.metadata['help']}; default: {field.default}")
     serve.set_defaults(run=_run_serve)
 
     maps = commands.add_parser(
@@ -547,9 +553,15 @@ def _run_serve(arguments) -> int:
     from iqa_keras.serving import serve
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    limits = {field.name: getattr(arguments, field.name) for field in dataclasses.fields(ServerLimits)}
+    try:
+        ServerLimits(**limits)
+    except ValueError as error:
+        print(f"iqa-keras serve: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         serve(arguments.model_dir, port=arguments.port, grpc_port=arguments.grpc_port,
-              host=arguments.host, model_name=arguments.name)
+              host=arguments.host, model_name=arguments.name, **limits)
     except ImportError as error:
         print(f"iqa-keras serve: error: {error}", file=sys.stderr)
         return EXIT_USAGE

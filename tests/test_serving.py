@@ -420,6 +420,145 @@ def test_concurrent_requests_all_get_their_own_answers(server):
     np.testing.assert_allclose(scores, [_mad(r, d) for r, d in pairs], rtol=1e-5)
 
 
+# --- hostile clients and limits ----------------------------------------------------------------
+
+
+def _predict_head(port_body_length: int, extra: str = "") -> bytes:
+    return (f"POST /v1/models/siamese:predict HTTP/1.1\r\nHost: x\r\n{extra}"
+            f"Content-Length: {port_body_length}\r\n\r\n").encode()
+
+
+def _pair_body(height=6, width=7):
+    reference, distorted = _pair(height, width)
+    return reference, distorted, json.dumps(
+        {"inputs": {"reference": [reference.tolist()], "distorted": [distorted.tolist()]}}).encode()
+
+
+def test_slow_clients_hold_only_their_own_connections(model_dir):
+    """16 sockets trickling half a header do not stall the others, and are closed at the deadline."""
+    with ModelServer(model_dir, port=0, request_timeout=3.0).start() as running:
+        slow = [socket.create_connection(("127.0.0.1", running.port), timeout=30) for _ in range(16)]
+        try:
+            for connection in slow:
+                connection.sendall(b"POST /v1/models/siamese:predict HTTP/1.1\r\nHost:")
+            _wait_for(lambda: running.active_requests == 16, "the server to take the slow sockets")
+            client = Client(running.url, "siamese")
+            started = time.monotonic()
+            for _ in range(8):
+                reference, distorted = _pair()
+                np.testing.assert_allclose(client.score(distorted, reference), [_mad(reference, distorted)], rtol=1e-5)
+            assert time.monotonic() - started < 2.5  # well before the slow sockets' deadline
+            for connection in slow:  # the deadline closes them: the server's end reads as EOF
+                assert connection.recv(65536) == b""
+        finally:
+            for connection in slow:
+                connection.close()
+
+
+def test_a_body_that_stops_arriving_gets_408_and_a_short_one_400(model_dir, caplog):
+    reference, distorted, body = _pair_body()
+    with ModelServer(model_dir, port=0, request_timeout=1.0).start() as running:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=30) as connection:
+            connection.sendall(_predict_head(len(body)) + body[:50])
+            started = time.monotonic()
+            answer = b"".join(iter(lambda: connection.recv(65536), b""))
+        assert answer.startswith(b"HTTP/1.0 408")
+        assert b"within 1 s (request_timeout)" in answer
+        assert time.monotonic() - started < 10
+        with socket.create_connection(("127.0.0.1", running.port), timeout=30) as connection:
+            connection.sendall(_predict_head(len(body)) + body[:50])
+            connection.shutdown(socket.SHUT_WR)  # the client is done sending: the body is short
+            answer = b"".join(iter(lambda: connection.recv(65536), b""))
+        assert answer.startswith(b"HTTP/1.0 400")
+        assert f"ended after 50 of the {len(body)} bytes".encode() in answer
+    assert not [record for record in caplog.records if record.exc_info]
+
+
+def test_clients_that_hang_up_leave_a_log_line_not_a_traceback(model_dir, caplog):
+    reference, distorted, body = _pair_body()
+    with caplog.at_level(logging.INFO, logger="iqa_keras.serving"):
+        with ModelServer(model_dir, port=0).start() as running:
+            for _ in range(3):
+                connection = socket.create_connection(("127.0.0.1", running.port), timeout=30)
+                connection.sendall(_predict_head(len(body)) + body[:50])
+                # Close with a reset (linger 0): the server's next read fails.
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                connection.close()
+            _wait_for(lambda: running.active_requests == 0, "the server to drop the connections")
+            assert Client(running.url, "siamese").score(distorted, reference).shape == (1,)
+    assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]
+    assert any("hung up" in record.getMessage() or "ended" in record.getMessage() for record in caplog.records)
+
+
+def test_a_full_queue_is_503_with_retry_after(model_dir):
+    with ModelServer(model_dir, port=0, workers=1, queue_size=0).start() as running:
+        served = running.model.latest
+        release, entered = threading.Event(), threading.Event()
+        real_predict = served.predict
+
+        def blocking_predict(*arguments):
+            entered.set()
+            release.wait(30)
+            return real_predict(*arguments)
+
+        served.predict = blocking_predict
+        try:
+            reference, distorted = _pair()
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                first = pool.submit(Client(running.url, "siamese").score, distorted, reference)
+                assert entered.wait(30)
+                request = urllib.request.Request(
+                    running.url + "/v1/models/siamese:predict", method="POST",
+                    data=json.dumps({"inputs": {"reference": [reference.tolist()],
+                                                "distorted": [distorted.tolist()]}}).encode())
+                with pytest.raises(urllib.error.HTTPError) as busy:
+                    urllib.request.urlopen(request, timeout=30)
+                assert busy.value.code == 503
+                assert busy.value.headers["Retry-After"] == "1"
+                assert "busy" in json.loads(busy.value.read())["error"]
+                release.set()
+                np.testing.assert_allclose(first.result(timeout=30), [_mad(reference, distorted)], rtol=1e-5)
+        finally:
+            release.set()
+            served.predict = real_predict
+
+
+def test_connections_past_the_limit_are_503_at_once(model_dir):
+    with ModelServer(model_dir, port=0, max_connections=2).start() as running:
+        held = [socket.create_connection(("127.0.0.1", running.port), timeout=30) for _ in range(2)]
+        try:
+            _wait_for(lambda: running.active_requests == 2, "the server to take two connections")
+            answer = _raw_exchange(running.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.0 503")
+            assert b"Retry-After: 1" in answer and b"limit of 2 connections" in answer
+        finally:
+            for connection in held:
+                connection.close()
+        _wait_for(lambda: running.active_requests == 0, "the held connections to end")
+        assert _http("GET", running.url + "/healthz") == (200, {"status": "ok"})
+
+
+def test_the_pixel_budget_is_413_before_decoding(model_dir):
+    with ModelServer(model_dir, port=0, max_pixels=100).start() as running:
+        client = Client(running.url, "siamese")
+        reference, distorted = _pair(height=5, width=10)  # 2 x 50 pixels: within the budget
+        assert client.score(distorted, reference).shape == (1,)
+        for too_large in (_pair(height=6, width=10), tuple(map(_png, _pair(height=6, width=10)))):
+            with pytest.raises(ServingError, match="over this server's budget of 100 pixels") as refused:
+                client.score(too_large[1], too_large[0])
+            assert refused.value.status == 413
+
+
+def test_nan_and_infinite_pixels_are_400(server):
+    reference, distorted = _pair()
+    for value in (np.nan, np.inf):
+        broken = distorted.copy()
+        broken[0, 0, 0] = value
+        with pytest.raises(ServingError, match="'distorted' holds NaN or infinite values") as refused:
+            Client(server.url, "siamese").score(broken, reference)
+        assert refused.value.status == 400
+
+
 # --- shutdown -------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ _HOMES = {
     "Client": "client",
     "GrpcModelServer": "grpc_server",
     "ModelServer": "server",
+    "ServerLimits": "limits",
     "ServingError": "protocol",
     "load_model": "models",
     "serve": "server",

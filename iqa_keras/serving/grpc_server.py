@@ -17,7 +17,7 @@ import logging
 import time
 from concurrent import futures
 
-from iqa_keras.serving.models import ServedModel
+from iqa_keras.serving.models import DEFAULT_MAX_PIXELS, ServedModel
 from iqa_keras.serving.protocol import DEFAULT_SIGNATURE, ServingError
 
 __all__ = ["GRPC_CODES", "GrpcModelServer", "import_grpc"]
@@ -47,16 +47,18 @@ class GrpcModelServer:
         model: the `ServedModel` (the REST server's `model`, so both share one copy).
         max_message_bytes: the largest request accepted (gRPC's own default is 4 MiB).
         workers: requests handled at once.
+        max_pixels: the pixels of all images of one request together; more are refused
+            (RESOURCE_EXHAUSTED, the REST server's 413).
     """
 
     def __init__(self, model: ServedModel, port: int = 8500, host: str = "127.0.0.1",
-                 max_message_bytes: int = 64 * 2**20, workers: int = 8):
+                 max_message_bytes: int = 64 * 2**20, workers: int = 8, max_pixels: int = DEFAULT_MAX_PIXELS):
         grpc, _, prediction_service_pb2_grpc = import_grpc()
         options = [("grpc.max_receive_message_length", max_message_bytes),
                    ("grpc.max_send_message_length", max_message_bytes),
                    ("grpc.so_reuseport", 0)]  # a port another server holds is refused, not shared
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(_servicer(model), self._server)
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(_servicer(model, max_pixels), self._server)
         try:  # grpcio returns 0 for a port it cannot bind, or (newer ones) raises RuntimeError
             self.port = self._server.add_insecure_port(f"{host}:{port}")
         except RuntimeError as error:
@@ -74,7 +76,7 @@ class GrpcModelServer:
         self._server.stop(grace).wait()
 
 
-def _servicer(model: ServedModel):
+def _servicer(model: ServedModel, max_pixels: int):
     """A `PredictionServiceServicer` for `model` (the base class exists only with the extra)."""
     grpc, predict_pb2, prediction_service_pb2_grpc = import_grpc()
 
@@ -82,7 +84,7 @@ def _servicer(model: ServedModel):
         def Predict(self, request, context):  # noqa: N802 (the service's method name)
             start, code = time.perf_counter(), "OK"
             try:
-                return _predict(model, request, predict_pb2.PredictResponse())
+                return _predict(model, request, predict_pb2.PredictResponse(), max_pixels)
             except ServingError as error:
                 code = GRPC_CODES.get(error.status, "UNKNOWN")
                 context.abort(getattr(grpc.StatusCode, code), str(error))
@@ -96,7 +98,7 @@ def _servicer(model: ServedModel):
     return PredictionServicer()
 
 
-def _predict(model: ServedModel, request, response):
+def _predict(model: ServedModel, request, response, max_pixels: int):
     """Fills `response` (a PredictResponse) for `request`; a `ServingError` for a bad one."""
     import tensorflow as tf
 
@@ -104,7 +106,7 @@ def _predict(model: ServedModel, request, response):
     signature_name = spec.signature_name or DEFAULT_SIGNATURE
     served = model.get(spec.name, spec.version.value if spec.HasField("version") else None)
     inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
-    outputs = served.predict(inputs, signature_name)
+    outputs = served.predict(inputs, signature_name, max_pixels)
     wanted = list(request.output_filter) or sorted(outputs)
     unknown = sorted(set(wanted) - set(outputs))
     if unknown:

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -28,9 +29,11 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
 
+from iqa_keras.serving.limits import DEFAULT_MAX_PIXELS
 from iqa_keras.serving.protocol import DEFAULT_SIGNATURE, ServingError
 
-__all__ = ["ServedModel", "ServedVersion", "check_input_names", "load_model"]
+__all__ = ["DEFAULT_MAX_PIXELS", "ServedModel", "ServedVersion", "check_input_names", "load_model", "request_pixels"]
+
 
 
 class ServedVersion:
@@ -58,16 +61,24 @@ class ServedVersion:
             )
         return dict(self._signatures[signature_name].structured_input_signature[1])
 
-    def predict(self, inputs: Mapping[str, np.ndarray], signature_name: str = DEFAULT_SIGNATURE) -> dict:
+    def predict(self, inputs: Mapping[str, np.ndarray], signature_name: str = DEFAULT_SIGNATURE,
+                max_pixels: int | None = None) -> dict:
         """Runs a signature on named arrays and returns its named outputs as NumPy arrays.
 
         Raises:
             ServingError: (400) an unknown signature, missing or unexpected inputs, an
-                array of the wrong dtype or shape, or inputs the model rejects (such as
-                bytes that are no image).
+                array of the wrong dtype or shape, NaN or infinite pixels, or inputs the
+                model rejects (such as bytes that are no image); (413) more pixels than
+                `max_pixels` in all the request's images together.
         """
         specs = self.input_specs(signature_name)
         check_input_names(specs, inputs)
+        if max_pixels is not None and (pixels := request_pixels(inputs)) > max_pixels:
+            raise ServingError(
+                f"The request's images hold {pixels} pixels, over this server's budget of {max_pixels} "
+                "pixels per request (max_pixels): send fewer or smaller images",
+                status=413,
+            )
         tensors = {name: _checked_tensor(name, inputs[name], spec) for name, spec in specs.items()}
         try:
             outputs = self._signatures[signature_name](**tensors)
@@ -161,6 +172,38 @@ def check_input_names(specs: Mapping[str, tf.TensorSpec], names: Iterable[str]) 
         )
 
 
+def request_pixels(inputs: Mapping[str, np.ndarray]) -> int:
+    """The pixels of all the images in a request: N x H x W of each float batch (NHWC), and
+    the sizes in the headers of encoded files (read without decoding them).
+
+    Example:
+    >>> request_pixels({"reference": np.zeros((2, 30, 40, 3), np.float32), "distorted": np.zeros((2, 30, 40, 3))})
+    4800
+    """
+    total = 0
+    for name, array in inputs.items():
+        array = np.asarray(array)
+        if array.dtype.kind in "OS":
+            total += sum(_encoded_pixels(name, item) for item in array.reshape(-1))
+        elif array.ndim >= 3:
+            total += int(np.prod(array.shape[:-1]))
+    return total
+
+
+def _encoded_pixels(name: str, content: bytes) -> int:
+    """Width x height from an encoded image's header; 0 for bytes that are no image (the
+    signature rejects them with its own message)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return image.width * image.height
+    except Image.DecompressionBombError as error:
+        raise ServingError(f"Input {name!r}: {error}", status=413) from None
+    except (OSError, ValueError, SyntaxError):
+        return 0
+
+
 def _checked_tensor(name: str, array, spec: tf.TensorSpec) -> tf.Tensor:
     array = np.asarray(array)
     if spec.dtype == tf.string:
@@ -169,6 +212,8 @@ def _checked_tensor(name: str, array, spec: tf.TensorSpec) -> tf.Tensor:
         dtype_ok = array.dtype == spec.dtype.as_numpy_dtype
     if not dtype_ok:
         raise ServingError(f"Input {name!r} must be {spec.dtype.name}; received {array.dtype.name}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ServingError(f"Input {name!r} holds NaN or infinite values; pixels must be finite numbers, 0-255")
     if not spec.shape.is_compatible_with(array.shape):
         raise ServingError(
             f"Input {name!r} must have shape {_shape_text(spec.shape)} (-1: any size); "

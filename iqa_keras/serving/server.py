@@ -7,12 +7,23 @@ Endpoints (as TF Serving's, plus a health check):
 - `GET /v1/models/<name>[/versions/<n>]/metadata`: the signature definitions;
 - `GET /healthz`: `{"status": "ok"}` (not in TF Serving).
 
-Errors are `{"error": "..."}` with status 400 (bad request), 404 (unknown model, version
-or path), 411 (no Content-Length), 413 (body over `max_request_bytes`, refused before it
-is read) or 500. A body left unread (too large, or for an unknown model) is then dropped
-as it arrives, for a few seconds, so that the client reads the answer instead of a broken
-connection. Requests run in a pool of `workers` threads (the model is thread-safe)
-and each is logged on the `iqa_keras.serving` logger: method, path, status and milliseconds.
+Errors are `{"error": "..."}` with status 400 (bad request, NaN pixels), 404 (unknown
+model, version or path), 408 (a body that stopped arriving), 411 (no Content-Length), 413
+(a body over `max_request_bytes`, refused before it is read; images over `max_pixels`),
+503 (busy, with `Retry-After`) or 500.
+
+Built to be exposed (`ServerLimits`): each connection has its own thread, and a whole
+request (line, headers and body) must arrive within `request_timeout` seconds, so slow or
+idle clients hold only their own connection, never an inference worker; at most
+`max_connections` are handled at once (more are answered 503 at once). Predictions run on
+`workers` long-lived threads, with at most `queue_size` more waiting (then 503 and
+`Retry-After`). The standard library's HTTP server, not an event loop: inference blocks a
+thread whichever stack is used, and a thread per connection with a deadline bounds what a
+slow client holds without a new dependency. A body left unread (too large, or for an
+unknown model) is dropped as it arrives, for a few seconds, so that the client reads the
+answer instead of a broken connection; a client that hangs up is logged, without a
+traceback. Each request is logged on the `iqa_keras.serving` logger: method, path,
+status and milliseconds.
 
 Example:
 >>> import tempfile, numpy as np, tensorflow as tf
@@ -22,7 +33,7 @@ Example:
 ...     input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="image")])
 >>> base = tempfile.mkdtemp()
 >>> tf.saved_model.save(module, f"{base}/1", signatures={"serving_default": module.mean})
->>> with ModelServer(base, port=0, model_name="iqa").start() as server:
+>>> with ModelServer(base, port=0, model_name="iqa", workers=1).start() as server:
 ...     Client(server.url, "iqa").score(np.full((8, 8, 3), 4.0))
 array([4.], dtype=float32)
 """
@@ -30,22 +41,24 @@ array([4.], dtype=float32)
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import json
 import logging
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from iqa_keras.serving import json_api
+from iqa_keras.serving.limits import DEFAULT_MAX_REQUEST_BYTES, RETRY_AFTER_SECONDS, ServerLimits
 from iqa_keras.serving.models import ServedModel, load_model
 from iqa_keras.serving.protocol import ServingError
 
-__all__ = ["DEFAULT_MAX_REQUEST_BYTES", "ModelServer", "serve"]
+__all__ = ["DEFAULT_MAX_REQUEST_BYTES", "ModelServer", "ServerLimits", "serve"]
 
-DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20
 logger = logging.getLogger("iqa_keras.serving")
 
 _MODEL_PATH = re.compile(r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<action>/metadata|:predict)?")
@@ -62,20 +75,15 @@ class ModelServer:
         model_dir: `<model_dir>/<version>/saved_model.pb`; every version is served.
         port, host: where to listen.
         model_name: the name in request URLs; default: the folder's name.
-        max_request_bytes: larger request bodies are refused with 413, never held in memory.
-        workers: connections handled at once; more wait their turn in a queue.
+        **limits: the fields of `ServerLimits` (`max_request_bytes`, `max_pixels`,
+            `workers`, `queue_size`, `max_connections`, `request_timeout`).
     """
 
     def __init__(self, model_dir, port: int = 8501, host: str = "127.0.0.1", model_name: str | None = None,
-                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, workers: int = 8):
-        if max_request_bytes < 1:
-            raise ValueError(f"`max_request_bytes` must be positive. Received: max_request_bytes={max_request_bytes}")
-        if workers < 1:
-            raise ValueError(f"`workers` must be positive. Received: workers={workers}")
+                 **limits):
+        self.limits = ServerLimits(**limits)
         self.model = load_model(model_dir, model_name)
-        self._http = _HTTPServer((host, port), _Handler, workers)
-        self._http.model = self.model
-        self._http.max_request_bytes = max_request_bytes
+        self._http = _HTTPServer((host, port), self.model, self.limits)
         self._serving = threading.Event()
         self._thread = None
 
@@ -89,8 +97,8 @@ class ModelServer:
 
     @property
     def active_requests(self) -> int:
-        """Connections being handled now (not counting those queued)."""
-        return self._http.active
+        """Connections being handled now."""
+        return len(self._http.connections)
 
     def serve_forever(self) -> None:
         """Handles requests until `shutdown()` is called from another thread."""
@@ -109,8 +117,8 @@ class ModelServer:
         if self._serving.is_set():
             self._http.shutdown()
             self._serving.clear()
-        if self._http.active:
-            logger.info("Finishing %d request(s) in flight", self._http.active)
+        if self._http.connections:
+            logger.info("Finishing %d request(s) in flight", len(self._http.connections))
         self._http.server_close()  # closes the port, then waits for the connections taken
         if self._thread is not None:
             self._thread.join()
@@ -123,15 +131,17 @@ class ModelServer:
 
 
 def serve(model_dir, port: int = 8501, grpc_port: int | None = None, host: str = "127.0.0.1",
-          model_name: str | None = None, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> None:
+          model_name: str | None = None, **limits) -> None:
     """Serves a model over REST (and gRPC with `grpc_port`) until SIGINT or SIGTERM.
 
     Blocks; on either signal it stops accepting, finishes the requests in flight and
     returns. Call it from the main thread (signal handlers can only be set there); to
     serve from another thread, use `ModelServer(...).start()` and `shutdown()`.
+    `**limits` are the fields of `ServerLimits`; gRPC takes `max_request_bytes`,
+    `max_pixels` and `workers` of them.
 
     Raises:
-        ValueError: no model versions in `model_dir`.
+        ValueError: no model versions in `model_dir`, or a limit out of range.
         ImportError: `grpc_port` without the `serving` extra (tensorflow-serving-api, grpcio).
         OSError: the port is taken.
     """
@@ -144,10 +154,11 @@ def serve(model_dir, port: int = 8501, grpc_port: int | None = None, host: str =
     previous = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
     servers = []
     try:
-        rest = ModelServer(model_dir, port, host, model_name, max_request_bytes)
+        rest = ModelServer(model_dir, port, host, model_name, **limits)
         servers.append(rest)
         if grpc_port is not None:
-            servers.append(GrpcModelServer(rest.model, grpc_port, host, max_message_bytes=max_request_bytes))
+            servers.append(GrpcModelServer(rest.model, grpc_port, host, max_message_bytes=rest.limits.max_request_bytes,
+                                           workers=rest.limits.workers, max_pixels=rest.limits.max_pixels))
         for server in servers:
             server.start()
             logger.info("Serving model %r, versions %s, at %s", rest.model.name, list(rest.model.versions), server.url)
@@ -161,49 +172,122 @@ def serve(model_dir, port: int = 8501, grpc_port: int | None = None, host: str =
             signal.signal(number, handler)
 
 
+class _Predictions:
+    """`workers` long-lived threads run predictions, at most `queue_size` more wait; beyond
+    that a 503. Long-lived, since TensorFlow's first call from a new thread costs more."""
+
+    def __init__(self, workers: int, queue_size: int):
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="iqa-inference")
+        self._slots = threading.BoundedSemaphore(workers + queue_size)
+
+    def run(self, function, *args):
+        if not self._slots.acquire(blocking=False):
+            raise ServingError("The server is busy: every inference worker is taken and its queue is full; "
+                               f"retry after {RETRY_AFTER_SECONDS} s", status=503)
+        try:
+            future = self._pool.submit(function, *args)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        return future.result()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
 class _HTTPServer(HTTPServer):
-    """Handles each connection in a pool of long-lived threads.
+    """Handles each connection in its own thread, at most `max_connections` at once."""
 
-    Not a thread per connection (ThreadingHTTPServer): TensorFlow calls from a thread's
-    first use cost milliseconds more, and the pool bounds the requests run at once.
-    """
-
-    model: ServedModel
-    max_request_bytes: int
-
-    def __init__(self, address, handler, workers: int):
-        self.active = 0
-        self._active_lock = threading.Lock()
-        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="iqa-serving")
-        super().__init__(address, handler)
+    def __init__(self, address, model: ServedModel, limits: ServerLimits):
+        self.model = model
+        self.limits = limits
+        self.predictions = _Predictions(limits.workers, limits.queue_size)
+        self.connections: set[threading.Thread] = set()
+        self._finished = threading.Condition()
+        super().__init__(address, _Handler)
 
     def process_request(self, request, client_address):
-        self._pool.submit(self._process, request, client_address)
+        thread = threading.Thread(target=self._process, args=(request, client_address), daemon=True)
+        with self._finished:
+            busy = len(self.connections) >= self.limits.max_connections
+            if not busy:
+                self.connections.add(thread)
+        if busy:
+            self._refuse(request)
+        else:
+            thread.start()
 
     def _process(self, request, client_address):
-        with self._active_lock:
-            self.active += 1
         try:
             self.finish_request(request, client_address)
         except Exception:
             self.handle_error(request, client_address)
         finally:
             self.shutdown_request(request)
-            with self._active_lock:
-                self.active -= 1
+            with self._finished:
+                self.connections.discard(threading.current_thread())
+                self._finished.notify_all()
+
+    def _refuse(self, request) -> None:
+        """Answers 503 without reading the request, from the accepting thread (short, bounded)."""
+        body = json.dumps({"error": f"The server is handling its limit of {self.limits.max_connections} "
+                                    f"connections; retry after {RETRY_AFTER_SECONDS} s"}).encode()
+        head = (f"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: "
+                f"{RETRY_AFTER_SECONDS}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        try:
+            request.settimeout(1.0)
+            request.sendall(head + body)
+        except OSError:
+            pass
+        logger.info("refused a connection: %d connections already", self.limits.max_connections)
+        self.shutdown_request(request)
+
+    def handle_error(self, request, client_address):
+        """A client that hung up or timed out is a log line; anything else a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            logger.info("connection from %s ended: %s", client_address[0], type(error).__name__)
+        else:
+            logger.exception("Error on a connection from %s", client_address[0])
 
     def server_close(self):
-        """Closes the port, then waits for the connections taken (in flight or queued)."""
+        """Closes the port, then waits for the connections taken and their predictions."""
         super().server_close()
-        self._pool.shutdown(wait=True)
+        with self._finished:
+            self._finished.wait_for(lambda: not self.connections)
+        self.predictions.shutdown()
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's reads, each given what is left of one deadline (the whole request's)."""
+
+    def __init__(self, connection: socket.socket, deadline: float):
+        self._connection = connection
+        self.deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request's deadline has passed")
+        self._connection.settimeout(left)
+        return self._connection.recv_into(buffer)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
-    timeout = 60  # seconds a silent client may hold a connection
     disable_nagle_algorithm = True  # headers and body go out in two writes
     server_version = "iqa-keras"
     body_read = False  # whether this request's body was read
+
+    def setup(self):
+        super().setup()
+        self.rfile.close()  # the socket file the base class made: reads go through the deadline
+        deadline = time.monotonic() + self.server.limits.request_timeout
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, deadline))
 
     def do_GET(self):
         self._respond(self._get)
@@ -224,7 +308,9 @@ class _Handler(BaseHTTPRequestHandler):
         served = self.server.model.get(name, version)
         request = json_api.parse_predict_request(self._body())
         inputs = request.arrays(served.input_specs(request.signature_name))
-        return json_api.encode_outputs(served.predict(inputs, request.signature_name), request.row_format)
+        outputs = self.server.predictions.run(served.predict, inputs, request.signature_name,
+                                              self.server.limits.max_pixels)
+        return json_api.encode_outputs(outputs, request.row_format)
 
     def _route(self, expected_actions) -> tuple[str, int | None, str | None]:
         match = _MODEL_PATH.fullmatch(self.path)
@@ -238,13 +324,23 @@ class _Handler(BaseHTTPRequestHandler):
             raise ServingError("A Content-Length header is required", status=411)
         if not length.isdigit():
             raise ServingError(f"Content-Length must be a number of bytes; received {length!r}")
-        if int(length) > self.server.max_request_bytes:
+        limits = self.server.limits
+        if int(length) > limits.max_request_bytes:
             raise ServingError(
                 f"The request body of {length} bytes exceeds this server's limit of "
-                f"{self.server.max_request_bytes} bytes", status=413,
+                f"{limits.max_request_bytes} bytes", status=413,
             )
         self.body_read = True
-        return self.rfile.read(int(length))
+        try:
+            body = self.rfile.read(int(length))
+        except TimeoutError:
+            self.close_connection = True
+            raise ServingError(f"The request body stopped arriving: a whole request must arrive within "
+                               f"{limits.request_timeout:g} s (request_timeout)", status=408) from None
+        if len(body) < int(length):
+            raise ServingError(f"The request body ended after {len(body)} of the {length} bytes of its "
+                               "Content-Length")
+        return body
 
     def _respond(self, handle) -> None:
         start = time.perf_counter()
@@ -252,15 +348,28 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = 200, handle()
         except ServingError as error:
             status, payload = error.status, {"error": str(error)}
+        except ConnectionError as error:  # the client hung up while sending: no one to answer
+            self.close_connection = True
+            logger.info("%s %s: the client hung up (%s)", self.command, self.path, type(error).__name__)
+            return
         except Exception as error:  # a bug or a model failure: the client still gets JSON
             logger.exception("%s %s failed", self.command, self.path)
             status, payload = 500, {"error": f"Internal error: {type(error).__name__}: {error}"}
         body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.connection.settimeout(self.server.limits.request_timeout)  # for a client that never reads
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if status == 503:
+                self.send_header("Retry-After", str(RETRY_AFTER_SECONDS))
+            self.end_headers()
+            self.wfile.write(body)
+        except (ConnectionError, TimeoutError) as error:
+            self.close_connection = True
+            logger.info("%s %s %d %.1f ms, not delivered: %s", self.command, self.path, status,
+                        1000 * (time.perf_counter() - start), type(error).__name__)
+            return
         logger.info("%s %s %d %.1f ms", self.command, self.path, status, 1000 * (time.perf_counter() - start))
         length = self.headers.get("Content-Length", "")
         if self.command == "POST" and not self.body_read and length.isdigit():
@@ -275,8 +384,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.connection.shutdown(socket.SHUT_WR)
             deadline = time.monotonic() + seconds
-            while length > 0 and (left := deadline - time.monotonic()) > 0:
-                self.connection.settimeout(min(left, pause))
+            while length > 0 and time.monotonic() < deadline:
+                self.rfile.raw.deadline = min(deadline, time.monotonic() + pause)
                 chunk = self.rfile.read1(min(length, 2**20))
                 if not chunk:
                     break
