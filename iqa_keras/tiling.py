@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-__all__ = ["Prediction", "Scorer"]
+__all__ = ["Prediction", "Scorer", "aligned"]
 
 # Tile corners and margins are multiples of this, so that tiles map to whole feature cells
 # for every encoder (the coarsest stride of the keras.applications backbones is 32).
@@ -70,8 +70,8 @@ class Scorer:
                 "`model` must be a learned model of iqa_keras (with a `with_outputs` method). "
                 f"Received: {type(model).__name__}"
             )
-        self.tile_size = _aligned(tile_size)
-        self.overlap = _aligned(overlap)
+        self.tile_size = aligned(tile_size)
+        self.overlap = aligned(overlap)
         self.full_reference = "reference" in _input_names(model)
         self._maps_model = model.with_outputs(("score", "quality_map", "attention_map"), map_resolution="feature")
         self._stride = None
@@ -171,7 +171,8 @@ def _cells(start: int, stop: int, stride: int, available: int) -> slice:
     return slice(start // stride, min(math.ceil(stop / stride), available))
 
 
-def _aligned(value: int) -> int:
+def aligned(value: int) -> int:
+    """`value` rounded up to a multiple of 32, the tiles' alignment."""
     return math.ceil(value / _ALIGNMENT) * _ALIGNMENT
 
 

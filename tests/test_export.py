@@ -467,6 +467,44 @@ def test_real_hallucinated_model_exports_as_no_reference(tmp_path, batch):
         np.testing.assert_allclose(outputs["quality_map"], expected["quality_map"], atol=1e-5)
 
 
+@pytest.mark.parametrize("full_reference", [True, False])
+def test_large_images_are_scored_in_tiles_in_the_graph_as_the_command_scores_them(tmp_path, full_reference):
+    """A 150x230 batch with 64-pixel tiles (12 tiles): the SavedModel's score and map equal
+    `tiling.Scorer`'s, through both signatures."""
+    from iqa_keras.models import (HallucinatedIQA, HallucinationGenerator, HallucinationGuidedRegressor,
+                                  SiameseDifferenceIQA)
+    from iqa_keras.tiling import Scorer
+
+    if full_reference:
+        model = SiameseDifferenceIQA(fusion_filters=8, num_residual_blocks=0)
+    else:
+        generator = HallucinationGenerator(filters=8, num_residual_blocks=0)
+        model = HallucinatedIQA(generator, regressor=HallucinationGuidedRegressor(generator.feature_channels, filters=8))
+    exported = load_exported(export_saved_model(model.with_outputs(("score", "quality_map")), tmp_path, tile_size=64))
+    scorer = Scorer(model, tile_size=64)
+    reference = images(2, 150, 230, seed=1)
+    distorted = np.clip(reference.astype(np.int16) + images(2, 150, 230, seed=2) // 8, 0, 255).astype(np.uint8)
+    expected = [scorer(d.astype(np.float32), reference=r.astype(np.float32) if full_reference else None, maps=True)
+                for r, d in zip(reference, distorted)]
+    if full_reference:
+        from_arrays = exported.predict_arrays(reference=reference, distorted=distorted)
+        from_bytes = exported.predict_bytes(reference_bytes=[encode(image) for image in reference],
+                                            distorted_bytes=[encode(image) for image in distorted])
+    else:
+        from_arrays = exported.predict_arrays(image=distorted)
+        from_bytes = exported.predict_bytes(image_bytes=[encode(image) for image in distorted])
+    for outputs in (from_arrays, from_bytes):
+        np.testing.assert_allclose(outputs["score"], [item.score for item in expected], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(outputs["quality_map"][..., 0], [item.quality_map for item in expected], atol=1e-5)
+    # Below the tile size, one call: the model's own outputs.
+    small = distorted[:, :40, :56]
+    whole = model.with_outputs(("score",))
+    small_inputs = {"reference": reference[:, :40, :56], "distorted": small} if full_reference else {"distorted": small}
+    own = np.asarray(whole({key: value.astype(np.float32) for key, value in small_inputs.items()}))[:, 0]
+    got = (exported.predict_arrays(**small_inputs) if full_reference else exported.predict_arrays(image=small))["score"]
+    np.testing.assert_allclose(got, own, rtol=1e-5, atol=1e-6)
+
+
 def test_onnx_without_tf2onnx_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tf2onnx", None)
     with pytest.raises(ImportError, match=re.escape("install iqa-keras[onnx]")):

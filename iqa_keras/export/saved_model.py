@@ -27,32 +27,39 @@ import keras
 
 from iqa_keras.atomic import publish_folder
 from iqa_keras.export.signatures import serving_functions
+from iqa_keras.export.tiled import TiledModel, tileable
 
 __all__ = ["export_saved_model", "existing_versions"]
 
 
 def export_saved_model(
-    model: keras.Model, out_dir: str | os.PathLike, version: int | None = None
+    model: keras.Model, out_dir: str | os.PathLike, version: int | None = None,
+    tile_size: int = 1024, overlap: int = 64,
 ) -> str:
     """Writes `out_dir/<version>/` atomically and returns that folder's path.
 
     To serve maps from a model trained on the score alone, export a copy that returns
-    them, e.g. `model.with_outputs(("score", "quality_map"))`.
+    them, e.g. `model.with_outputs(("score", "quality_map"))`. A learned model whose
+    outputs are among score, quality_map and attention_map is exported with the tiling
+    of `iqa-keras score` in its graph (`iqa_keras.export.tiled`): large images score as
+    the command scores them, with memory bounded by the tile.
 
     Args:
         model: a functional Keras model with FR or NR inputs (see `signatures`).
         out_dir: the model's base folder (TF Serving's `base_path`); created if missing.
         version: a positive integer; default one more than the largest existing version
             (1 for the first).
+        tile_size, overlap: the tiling, as `iqa_keras.tiling.Scorer`'s.
 
     Raises:
         FileExistsError: `out_dir/<version>` already exists.
     """
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
         raise ValueError(f"`version` must be a positive integer or None. Received: version={version!r}")
+    servable = TiledModel(model, tile_size, overlap) if tileable(model) else model
     archive = keras.export.ExportArchive()
-    archive.track(model)
-    for name, (function, specs) in serving_functions(model).items():
+    archive.track(servable.model if servable is not model else model)
+    for name, (function, specs) in serving_functions(servable).items():
         # Trace now, so that a model that cannot serve fails before anything is written.
         archive.add_endpoint(name, function, specs).get_concrete_function()
     out_dir = os.fspath(out_dir)
