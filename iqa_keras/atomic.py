@@ -22,6 +22,7 @@ __all__ = [
     "OUTPUT_MARKER",
     "TEMPORARY_PREFIX",
     "claim_output_folder",
+    "refuse_foreign_file",
     "publish_folder",
     "save_model_atomic",
     "write_atomic",
@@ -172,6 +173,28 @@ def claim_output_folder(folder: str | os.PathLike, argument: str, ours: bool = F
             "it never overwrites: use a new or empty folder."
         )
     write_atomic(marker, lambda file: file.write(b"written by iqa-keras\n"))
+
+
+def refuse_foreign_file(path: str | os.PathLike, argument: str, is_ours: Callable[[str], bool]) -> None:
+    """Refuses to write `path` over a file the command did not write: `FileExistsError`
+    names the argument and the file unless it is missing or `is_ours(path)`.
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "plot.png")
+    >>> refuse_foreign_file(path, "--plot", lambda _: False)  # missing: free to write
+    >>> _ = open(path, "w")
+    >>> refuse_foreign_file(path, "--plot", lambda _: False)
+    Traceback (most recent call last):
+    ...
+    FileExistsError: --plot: ... exists and iqa-keras did not write it; it never overwrites such a file: ...
+    """
+    path = os.fspath(path)
+    if os.path.lexists(path) and not (os.path.isfile(path) and is_ours(path)):
+        raise FileExistsError(
+            f"{argument}: {path} exists and iqa-keras did not write it; it never overwrites such a file: "
+            "move it, or choose another name"
+        )
 
 
 def _publish(temporary: str, path: str, replace: bool = True) -> None:

@@ -573,6 +573,7 @@ def _run_serve(arguments) -> int:
 
 def _run_maps(arguments) -> int:
     from iqa_keras import inputs, io, scoring, visualize
+    from iqa_keras.atomic import refuse_foreign_file
     from iqa_keras.loading import load
     from iqa_keras.tiling import Scorer
 
@@ -593,6 +594,11 @@ def _run_maps(arguments) -> int:
         for reference, path in named:
             (overlays if path.endswith(inputs.OVERLAY_SUFFIX) else pairs).append((reference, path))
         targets = inputs.overlay_paths([path for _, path in pairs], arguments.out)
+        for target in targets:
+            refuse_foreign_file(target, "maps", visualize.is_own_picture)
+    except FileExistsError as error:
+        print(f"iqa-keras maps: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except TypeError as error:  # a Keras model that is not one of the toolkit's: it has no quality map
         print(f"iqa-keras maps: error: --model {arguments.model}: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -621,10 +627,17 @@ def _run_maps(arguments) -> int:
 
 def _run_evaluate(arguments) -> int:
     from iqa_keras import protocol, scoring, visualize
+    from iqa_keras.atomic import refuse_foreign_file
     from iqa_keras.data import DatasetError, read_dataset
 
     if arguments.plot and not os.path.isdir(os.path.dirname(os.path.abspath(arguments.plot))):
         print(f"iqa-keras evaluate: error: --plot {arguments.plot}: its folder does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if arguments.plot:
+            refuse_foreign_file(arguments.plot, "--plot", visualize.is_own_picture)
+    except FileExistsError as error:
+        print(f"iqa-keras evaluate: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
         function, _, name = scoring.measure(arguments.metric, arguments.model)

@@ -31,7 +31,9 @@ from PIL import Image, ImageDraw, ImageFont
 from iqa_keras import evaluation
 from iqa_keras.atomic import write_atomic
 
-__all__ = ["POOR_TO_GOOD_COLORS", "quality_colors", "heat_overlay", "save_overlay", "scatter_plot"]
+__all__ = ["POOR_TO_GOOD_COLORS", "heat_overlay", "is_own_picture", "quality_colors", "save_overlay", "scatter_plot"]
+
+_SOFTWARE = "iqa-keras"  # the PNG text chunk that marks the pictures this module writes
 
 # Turbo, sampled at nine evenly spaced points and reversed: poor (dark red) to good (dark blue).
 POOR_TO_GOOD_COLORS = np.array(
@@ -332,7 +334,21 @@ def _draw_text(draw: ImageDraw.ImageDraw, text: str, at, align: float, fill=_AXI
     draw.text((at[0] - align * _text_size(text)[0], at[1]), text, fill=fill, font=_font())
 
 
+def is_own_picture(path: str | os.PathLike) -> bool:
+    """Whether `path` is a PNG this module wrote (an overlay or a plot, which a command may
+    write again), by the "Software" text chunk it puts in them."""
+    try:
+        with Image.open(path) as picture:
+            return picture.format == "PNG" and picture.text.get("Software") == _SOFTWARE
+    except (OSError, ValueError, SyntaxError):
+        return False
+
+
 def _save_png(picture: Image.Image, path: str | os.PathLike) -> None:
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Software", _SOFTWARE)
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
+    picture.save(buffer, format="PNG", pnginfo=info)
     write_atomic(path, lambda file: file.write(buffer.getvalue()))

@@ -364,6 +364,13 @@ def test_evaluate_a_metric_on_a_database_with_a_scatter_plot(tmp_path):
     assert row["measure"] == "mse" and row["n"] == 9
     assert row["srcc"] > 0  # mse is lower-better: reported with its sign turned, as the field does
     assert Image.open(plot).size == (640, 480)
+    evaluate_mse = ("evaluate", "--dataset", "kadid10k", "--root", str(tmp_path / "synthetic"), "--metric", "mse")
+    assert run(*evaluate_mse, "--plot", str(plot))[0] == 0  # its own plot: written again
+    users = tmp_path / "users.png"
+    Image.new("RGB", (4, 4)).save(users)
+    code, _, err = run(*evaluate_mse, "--plot", str(users))
+    assert code == 2 and f"--plot: {users} exists and iqa-keras did not write it" in err
+    assert Image.open(users).size == (4, 4)
     code, _, err = run("evaluate", "--dataset", "nosuch", "--root", str(tmp_path), "--metric", "mse")
     assert code == 2 and "nosuch" in err
     shutil.copy(REFERENCE, pristine / "astronaut_again.png")  # two photos: a split by content
@@ -423,6 +430,11 @@ def test_maps_score_list_and_models(tmp_path):
     code, out, err = run("maps", "--model", str(model), "-r", REFERENCE, str(shots))
     assert code == 0, err
     assert sorted(os.listdir(shots)) == ["x.jpg", "x.jpg.quality.png", "x.png", "x.png.quality.png"]
+    assert run("maps", "--model", str(model), "-r", REFERENCE, str(shots))[0] == 0  # its own overlays: rewritten
+    Image.new("RGB", (4, 4)).save(shots / "x.png.quality.png")  # now a user's file of that name
+    code, out, err = run("maps", "--model", str(model), "-r", REFERENCE, str(shots))
+    assert code == 2 and f"maps: {shots / 'x.png.quality.png'} exists and iqa-keras did not write it" in err
+    assert Image.open(shots / "x.png.quality.png").size == (4, 4) and out == ""
     pairs = tmp_path / "pairs.csv"
     pairs.write_text(f"reference,distorted\n{REFERENCE},{JPEG}\n{REFERENCE},{BLUR}\n")
     code, out, err = run("score", "-m", "psnr", "--list", str(pairs), "-f", "json")
