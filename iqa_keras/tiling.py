@@ -73,16 +73,23 @@ class Scorer:
         self.tile_size = aligned(tile_size)
         self.overlap = aligned(overlap)
         self.full_reference = "reference" in _input_names(model)
+        self.min_size = getattr(model, "min_image_size", 1)
         self._maps_model = model.with_outputs(("score", "quality_map", "attention_map"), map_resolution="feature")
         self._stride = None
 
     def __call__(self, distorted: np.ndarray, reference: np.ndarray | None = None, maps: bool = False):
-        """Scores one HxWx3 image (values 0-255) against its reference, if the model needs one."""
-        distorted = _checked_image(distorted, "distorted")
+        """Scores one HxWx3 image (values 0-255) against its reference, if the model needs one.
+
+        Raises:
+            ValueError: an image that is not HxWx3, smaller than the model's
+                `min_image_size` a side, or with NaN or infinite pixels; a missing or
+                mismatched reference.
+        """
+        distorted = _checked_image(distorted, "distorted", self.min_size)
         if self.full_reference:
             if reference is None:
                 raise ValueError("This model is full-reference: pass `reference`. Received: reference=None")
-            reference = _checked_image(reference, "reference")
+            reference = _checked_image(reference, "reference", self.min_size)
             if reference.shape != distorted.shape:
                 raise ValueError(
                     "`reference` and `distorted` must have the same shape. Received: "
@@ -158,10 +165,17 @@ def _input_names(model) -> set[str]:
     return set(inputs) or {tensor.name for tensor in model.inputs}
 
 
-def _checked_image(image, name: str) -> np.ndarray:
+def _checked_image(image, name: str, min_size: int) -> np.ndarray:
     image = np.asarray(image, np.float32)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"`{name}` must be one HxWx3 image. Received: {name}.shape={image.shape}")
+    if min(image.shape[:2]) < min_size:
+        raise ValueError(
+            f"`{name}` is {image.shape[1]}x{image.shape[0]} pixels, smaller than this model's minimum of "
+            f"{min_size}x{min_size} (its coarsest features' stride): its score would mean nothing"
+        )
+    if not np.isfinite(image).all():
+        raise ValueError(f"`{name}` holds NaN or infinite values; pixels must be finite numbers, 0-255")
     return image
 
 

@@ -124,3 +124,29 @@ def test_no_reference_model_is_scored_without_a_reference(photo):
     assert prediction.quality_map.shape == (96, 128)
     tiled = Scorer(model, tile_size=32, overlap=32)(image)
     assert np.isfinite(tiled.score)
+
+
+def test_images_below_the_models_minimum_or_not_finite_are_refused(model):
+    """A 1x1 pair would get a plausible-looking number; the minimum is the encoder's stride."""
+    scorer = Scorer(model)
+    assert model.min_image_size == 16
+    tiny = np.zeros((1, 1, 3), np.float32)
+    with pytest.raises(ValueError, match=r"`distorted` is 1x1 pixels, smaller than this model's minimum of 16x16"):
+        scorer(tiny, reference=tiny)
+    assert np.isfinite(scorer(np.zeros((16, 40, 3)), reference=np.zeros((16, 40, 3))).score)
+    broken = np.zeros((32, 32, 3), np.float32)
+    for value in (np.nan, np.inf):
+        broken[3, 4, 1] = value
+        with pytest.raises(ValueError, match="`reference` holds NaN or infinite values"):
+            scorer(np.zeros((32, 32, 3)), reference=broken)
+
+
+def test_a_no_reference_models_minimum_is_its_coarsest_stride():
+    from iqa_keras.models import HallucinatedIQA, HallucinationGenerator, HallucinationGuidedRegressor
+
+    generator = HallucinationGenerator(filters=8, num_downsamples=2, num_residual_blocks=0)
+    model = HallucinatedIQA(generator, regressor=HallucinationGuidedRegressor(generator.feature_channels, filters=8,
+                                                                             num_downsamples=3))
+    assert model.min_image_size == 8
+    with pytest.raises(ValueError, match="7x9 pixels, smaller than this model's minimum of 8x8"):
+        Scorer(model)(np.zeros((9, 7, 3)))

@@ -45,9 +45,12 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["ENCODERS", "CaffePreprocessing", "build_encoder", "hed_weights_path", "imagenet_weights_path"]
+__all__ = ["COARSEST_STRIDES", "ENCODERS", "CaffePreprocessing", "build_encoder", "hed_weights_path", "imagenet_weights_path"]
 
 ENCODERS = ("small", "vgg16", "resnet50", "efficientnetb0", "mobilenetv3small")
+# Pixels per cell of each encoder's coarsest map (the table above): an image must be at
+# least this size a side for that map to see one whole cell of it.
+COARSEST_STRIDES = {"small": 16, "vgg16": 16, "resnet50": 32, "efficientnetb0": 32, "mobilenetv3small": 32}
 
 # The slope of the small encoder's LeakyReLU, as in the ASNA authors' configuration.
 _SMALL_NEGATIVE_SLOPE = 0.5

@@ -477,6 +477,12 @@ class HallucinatedIQA(PresetMixin, keras.Model):
         """Compiles a loaded model as it was compiled, optimizer states included."""
         self.compile(**{key: keras.saving.deserialize_keras_object(value) for key, value in config.items()})
 
+    @property
+    def min_image_size(self) -> int:
+        """The smallest height and width it scores: the coarsest stride of its generator
+        and regressor."""
+        return 2 ** max(self.generator.num_downsamples, self.regressor.num_downsamples)
+
     def with_outputs(self, output_keys, map_resolution: str = "input") -> HallucinatedIQA:
         """A model sharing this one's parts (and so its weights), returning other outputs.
 

@@ -27,7 +27,7 @@ from iqa_keras.layers._validate import check_int
 from iqa_keras.losses import CombinedLoss, MeanAbsoluteError, PLCCLoss
 from iqa_keras.models._arguments import checked_output_keys, is_auto
 from iqa_keras.models.presets import PresetMixin
-from iqa_keras.models.encoders import ENCODERS, build_encoder
+from iqa_keras.models.encoders import COARSEST_STRIDES, ENCODERS, build_encoder
 
 __all__ = ["SiameseDifferenceIQA"]
 
@@ -232,6 +232,11 @@ class SiameseDifferenceIQA(PresetMixin, keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+    @property
+    def min_image_size(self) -> int:
+        """The smallest height and width it scores: its encoder's coarsest stride."""
+        return COARSEST_STRIDES[self.encoder]
 
     def with_outputs(self, output_keys, map_resolution: str = "input") -> SiameseDifferenceIQA:
         """A copy of this model, with its weights, returning other outputs.
