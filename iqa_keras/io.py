@@ -50,7 +50,8 @@ def read_image(path: str | os.PathLike, mode: str = "rgb") -> np.ndarray:
             Pillow's `L` conversion, without rounding to integers).
 
     Raises:
-        ImageReadError: the file is missing, unreadable, corrupt or too large.
+        ImageReadError: the file is missing, unreadable, corrupt, too large or animated
+            (which frame to score is the user's choice).
     """
     if mode not in ("rgb", "gray"):
         raise ValueError(f"`mode` must be 'rgb' or 'gray'. Received: mode={mode!r}")
@@ -61,8 +62,15 @@ def read_image(path: str | os.PathLike, mode: str = "rgb") -> np.ndarray:
             # the error it announces so that no huge image is ever decoded.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                if getattr(image, "n_frames", 1) > 1:
+                    raise ImageReadError(
+                        f"Image {path} is animated ({image.n_frames} frames): iqa-keras scores still "
+                        "images; save the frame to score as a still image"
+                    )
                 image.load()
                 array = _to_rgb_float(image)
+    except ImageReadError:
+        raise
     except FileNotFoundError:
         raise ImageReadError(f"Image file not found: {path}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

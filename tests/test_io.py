@@ -1,5 +1,7 @@
 """Reading images: every mode converts as documented, every bad file names itself."""
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -97,3 +99,14 @@ def test_pair_of_different_sizes_names_both_files_and_sizes(tmp_path, rgb):
     large = _save(tmp_path, "large.png", np.zeros((6, 9, 3), np.uint8))
     with pytest.raises(ValueError, match=r"small.png is 7x5.*large.png is 9x6"):
         io.read_pair(small, large)
+
+
+@pytest.mark.parametrize("format", ["GIF", "WEBP"])
+def test_an_animated_image_is_refused_naming_the_file_and_a_still_one_read(tmp_path, rgb, format):
+    frames = [Image.fromarray(rgb), Image.fromarray(255 - rgb)]
+    path = tmp_path / f"clip.{format.lower()}"
+    frames[0].save(path, format=format, save_all=True, append_images=frames[1:])
+    with pytest.raises(io.ImageReadError, match=rf"^Image {re.escape(str(path))} is animated \(2 frames\)"):
+        io.read_image(path)
+    frames[0].save(tmp_path / f"still.{format.lower()}", format=format)
+    assert io.read_image(tmp_path / f"still.{format.lower()}").shape == rgb.shape
