@@ -36,6 +36,7 @@ _SCORE_EXAMPLES = """examples:
   iqa-keras score --metric psnr --reference refs/ dists/ --format csv     (pairs matched by file name)
   iqa-keras score --metric ms_ssim --reference ref.png "dists/*.jpg" --format json
   iqa-keras score --metric psnr --list pairs.csv            (columns: reference,distorted)
+  iqa-keras score photos/ --format csv --output scores.csv  (never replaces a file without --overwrite)
 """
 
 
@@ -126,6 +127,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--color", choices=("rgb", "y", "gray"), help="colour handling; default: the metric's own")
     _add_format(score)
+    score.add_argument("--output", "-o", metavar="FILE",
+                       help="write the result to FILE (atomically, in --format) instead of the terminal")
+    score.add_argument("--overwrite", action="store_true", help="let --output replace an existing FILE")
     score.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     score.set_defaults(run=_run_score)
 
@@ -358,7 +362,8 @@ def _run_score(arguments) -> int:
         return EXIT_USAGE
     try:
         shard = inputs.parse_shard(arguments.shard) if arguments.shard is not None else None
-    except ValueError as error:
+        _check_output(arguments)
+    except (ValueError, FileExistsError) as error:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
@@ -369,8 +374,7 @@ def _run_score(arguments) -> int:
     if shard is not None:
         pairs = [pair for pair in pairs if inputs.in_shard(pair[1], *shard)]
         if not pairs and not unmatched:  # nothing of the input falls into this part
-            _write([], arguments.format, columns=_SCORE_COLUMNS)
-            return EXIT_OK
+            return _write_scores([], arguments)
     for error in unmatched:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
     if not pairs:
@@ -404,8 +408,43 @@ def _run_score(arguments) -> int:
         {"distorted": r.distorted, "reference": r.reference, "score": r.score, "metric": r.measure}
         for r in results
     ]
-    _write(rows, arguments.format, columns=_SCORE_COLUMNS)
-    return EXIT_FAILED_INPUT if failed else EXIT_OK
+    code = _write_scores(rows, arguments)
+    return EXIT_FAILED_INPUT if failed else code
+
+
+def _check_output(arguments) -> None:
+    """Refuses, before any scoring, an --output that exists (without --overwrite) or cannot be written."""
+    if arguments.output is None:
+        if arguments.overwrite:
+            raise ValueError("--overwrite applies to --output FILE")
+        return
+    if os.path.isdir(arguments.output):
+        raise ValueError(f"--output {arguments.output} is a folder; name a file")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(arguments.output))):
+        raise ValueError(f"--output {arguments.output}: its folder does not exist")
+    if os.path.exists(arguments.output) and not arguments.overwrite:
+        raise FileExistsError(f"--output {arguments.output} exists: give --overwrite to replace it")
+
+
+def _write_scores(rows: list[dict], arguments) -> int:
+    """Prints the rows, or writes them atomically to --output (never over a file that
+    appeared meanwhile, without --overwrite)."""
+    if arguments.output is None:
+        _write(rows, arguments.format, columns=_SCORE_COLUMNS)
+        return EXIT_OK
+    import io
+
+    from iqa_keras.atomic import write_atomic
+
+    text = io.StringIO()
+    _write(rows, arguments.format, columns=_SCORE_COLUMNS, stream=text)
+    try:
+        write_atomic(arguments.output, lambda file: file.write(text.getvalue().encode()), replace=arguments.overwrite)
+    except FileExistsError:
+        print(f"iqa-keras score: error: --output {arguments.output} appeared while scoring; nothing "
+              "replaced it (give --overwrite to replace it)", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _pairs(distorted_names, reference=None, pair_list=None):
@@ -701,12 +740,13 @@ def _data_errors():
 
 
 def _data_error_message(error) -> str:
-    """Our own message (it names the file) from a TensorFlow error that wraps it."""
-    for line in error.message.splitlines():
-        for prefix in ("ImageReadError: ", "ValueError: "):
-            if line.strip().startswith(prefix):
-                return line.strip()[len(prefix):]
-    return error.message.splitlines()[0]
+    """Our own message (it names the file) from a TensorFlow error that wraps it, wherever
+    it sits: a line of its own (eager) or after the iterator's trace (inside a compiled
+    training step)."""
+    import re
+
+    found = re.search(r"\b(?:ImageReadError|ValueError): (.+)", error.message)
+    return found[1].strip() if found else error.message.splitlines()[0]
 
 
 def _opacity(text: str) -> float:
@@ -729,19 +769,20 @@ def _progress(iterable, total: int, arguments):
     return tqdm(iterable, total=total, unit="image", file=sys.stderr)
 
 
-def _write(rows: list[dict], output_format: str, columns: tuple[str, ...]) -> None:
+def _write(rows: list[dict], output_format: str, columns: tuple[str, ...], stream=None) -> None:
+    stream = stream or sys.stdout
     if output_format == "json":
-        json.dump([{key: _json_value(row[key]) for key in columns} for row in rows], sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        json.dump([{key: _json_value(row[key]) for key in columns} for row in rows], stream, indent=2)
+        stream.write("\n")
     elif output_format == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows({key: row[key] for key in columns} for row in rows)
     else:
         table = [list(columns)] + [[_text(row[key]) for key in columns] for row in rows]
         widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
         for line in table:
-            print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+            print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip(), file=stream)
 
 
 def _text(value) -> str:

@@ -461,3 +461,21 @@ def test_score_shards_are_disjoint_and_cover_the_inputs(tmp_path):
     assert sorted(name for part in parts for name in part) == sorted(str(distorted / f"{i}.png") for i in range(9))
     code, _, err = run("score", "-m", "psnr", "-r", str(references), str(distorted), "--shard", "3/3")
     assert code == 2 and "--shard must be I/N with 0 <= I < N" in err
+
+
+def test_score_output_is_written_atomically_and_never_replaced_without_overwrite(tmp_path):
+    results = tmp_path / "scores.csv"
+    code, out, err = run("score", "-m", "psnr", "-r", REFERENCE, JPEG, "-f", "csv", "-o", str(results))
+    assert code == 0 and out == "", err
+    first = results.read_text()
+    assert first.startswith("distorted,reference,metric,score\n") and JPEG in first
+    code, _, err = run("score", "-m", "psnr", "-r", REFERENCE, BLUR, "-f", "csv", "-o", str(results))
+    assert code == 2 and f"--output {results} exists: give --overwrite to replace it" in err
+    assert results.read_text() == first
+    code, _, err = run("score", "-m", "psnr", "-r", REFERENCE, BLUR, "-f", "csv", "-o", str(results), "--overwrite")
+    assert code == 0 and BLUR in results.read_text() and JPEG not in results.read_text()
+    code, _, err = run("score", "-m", "psnr", "-r", REFERENCE, BLUR, "--overwrite")
+    assert code == 2 and "--overwrite applies to --output FILE" in err
+    code, _, err = run("score", "-m", "psnr", "-r", REFERENCE, BLUR, "-o", str(tmp_path / "no" / "scores.csv"))
+    assert code == 2 and "its folder does not exist" in err
+    assert sorted(os.listdir(tmp_path)) == ["scores.csv"]  # no temporary file left behind
