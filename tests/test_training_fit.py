@@ -162,7 +162,7 @@ def test_train_writes_checkpoint_log_config_and_metrics(tiny_run):
     assert len(result.history["loss"]) == 2
 
 
-def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tiny_run, tmp_path):
+def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tiny_run, tmp_path, capsys):
     values = tiny_values(kadid_root, tmp_path / "run", epochs=2)
     with pytest.raises(KeyboardInterrupt):
         train(config_from_dict(values), callbacks=[StopAfterEpoch(0)])
@@ -174,8 +174,10 @@ def test_interrupted_run_resumes_at_the_next_epoch(kadid_root, tiny_run, tmp_pat
 
     recorder = EpochRecorder()
     same_folder = {**values, "output_dir": str(tmp_path / "run") + os.sep}  # named otherwise
+    capsys.readouterr()
     result = train(config_from_dict(same_folder), callbacks=[recorder])
     assert recorder.epochs == [1]  # epoch 0 was done before the interruption
+    assert "from epoch 2: epochs 1-1 restored from its backup" in capsys.readouterr().err
     assert len(result.history["loss"]) == 1
     with open(tmp_path / "run" / "log.csv") as file:
         assert [row["epoch"] for row in csv.DictReader(file)] == ["0", "1"]

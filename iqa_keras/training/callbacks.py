@@ -35,6 +35,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 
 import keras
@@ -208,9 +209,13 @@ class RestoreBackup(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.backup.set_model(self.model)
         self.backup.restore()
+        start = self.model._initial_epoch or 0
+        if start:
+            where = "" if self.log is None else f" {os.path.dirname(self.log)}"
+            print(f"Resuming{where} from epoch {start + 1}: epochs 1-{start} restored from its backup",
+                  file=sys.stderr)
         if self.log is None or not os.path.isfile(self.log):
             return
-        start = self.model._initial_epoch or 0
         _drop_rows_from_epoch(self.log, start)
         if self.checkpoint is not None:
             kept = [row.get(MONITOR, math.nan) for row in logged_epochs(os.path.dirname(self.log))]
