@@ -168,3 +168,18 @@ def test_multiworker_two_processes_agree_on_the_final_weights(tmp_path):
     assert reports[0]["metrics"]["test"]["n"] == 6 and reports[1]["metrics"] == {}
     files = {"best.keras", "config.yaml", "log.csv", "metrics.json"}  # no backup left behind
     assert set(os.listdir(tmp_path / "run")) - {"tensorboard"} == files
+
+
+def test_one_device_trains_under_the_default_strategy_which_needs_no_multi_device_iterator():
+    """OneDeviceStrategy fed `fit` through a MultiDeviceIterator whose destructor deadlocked
+    with the Pillow decoder (a process that never exited after an unreadable image); the
+    default strategy iterates the dataset itself."""
+    import tensorflow as tf
+
+    from iqa_keras.training import make_strategy
+
+    strategy = make_strategy("one")
+    assert strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy()
+    distributed = strategy.experimental_distribute_dataset(tf.data.Dataset.range(4).batch(2))
+    assert "MultiDevice" not in type(iter(distributed)).__name__
+    assert [batch.numpy().tolist() for batch in distributed] == [[0, 1], [2, 3]]

@@ -468,3 +468,32 @@ def test_train_names_an_image_smaller_than_the_crops_before_training(kadid_root,
     with pytest.raises(DatasetError, match=r"Image \S+I\d+\S*\.png " + re.escape(expected)):
         train(config_from_dict(values))
     assert not os.path.exists(tmp_path / "run" / "log.csv")  # stopped before model.fit
+
+
+def test_an_unreadable_image_met_in_training_stops_the_run_naming_it_without_hanging(tmp_path):
+    """Under OneDeviceStrategy the process hung at exit after the error: its
+    MultiDeviceIterator's destructor waited, holding the GIL, for a prefetch thread blocked
+    on the GIL in the Pillow decoder. Run in a subprocess under a timeout."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    root = write_kadid_layout(str(tmp_path / "kadid"))
+    for index in range(1, 7):  # one level of each of 6 photos: the header (size) reads, the pixels do not
+        path = os.path.join(root, "images", f"I{index:02d}_01_{index % 2 + 1:02d}.png")
+        with open(path, "rb") as file:
+            head = file.read(120)
+        with open(path, "wb") as file:
+            file.write(head)
+    values = tiny_values(root, tmp_path / "run", epochs=2)
+    values["model"] = {"name": "hallucinated_iqa", "arguments": TINY_NR_MODEL}
+    values["gan"] = {"generator_learning_rate": 1e-3}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(values))
+    process = subprocess.run([sys.executable, "-m", "iqa_keras.cli", "train", str(config)], capture_output=True,
+                             text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert process.returncode == 1, process.stderr[-2000:]
+    [line] = [line for line in process.stderr.splitlines() if line.startswith("iqa-keras train: error:")]
+    assert re.fullmatch(r"iqa-keras train: error: Cannot read image \S+I0\d_01_0\d\.png: image file is truncated", line)
+    assert not {"log.csv", "best.keras", "metrics.json"} & set(os.listdir(tmp_path / "run"))

@@ -23,7 +23,7 @@ Example:
 >>> import tempfile
 >>> callbacks = training_callbacks(tempfile.mkdtemp(), early_stopping_patience=5)
 >>> [type(callback).__name__ for callback in callbacks if type(callback).__name__ != "TensorBoard"]
-['RestoreBackup', 'RandomStreamsAtEpoch', 'ModelCheckpoint', 'PublishCheckpoint', 'CSVLogger', 'FiniteEarlyStopping', 'EpochBackup']
+['RestoreBackup', 'RandomStreamsAtEpoch', 'ModelCheckpoint', 'PublishCheckpoint', 'EpochLog', 'FiniteEarlyStopping', 'EpochBackup']
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from iqa_keras.atomic import TEMPORARY_PREFIX, write_atomic, write_json_atomic
 __all__ = [
     "MONITOR",
     "BEST_MODEL",
+    "EpochLog",
     "LOG",
     "BACKUP",
     "EpochBackup",
@@ -234,6 +235,36 @@ def _drop_rows_from_epoch(path: str, epoch: int) -> None:
         write_atomic(path, lambda file: file.write(text.getvalue().encode("utf-8")))
 
 
+class EpochLog(keras.callbacks.CSVLogger):
+    """Keras' `CSVLogger`, but the file is opened at the first epoch's end, so that a run
+    that fails before finishing an epoch (an unreadable image) leaves no empty log.
+
+    Example:
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+    >>> log = EpochLog(path)
+    >>> log.on_train_begin()
+    >>> os.path.exists(path)
+    False
+    >>> log.on_epoch_end(0, {"loss": 0.5}); log.on_train_end()
+    >>> open(path).read().splitlines()
+    ['epoch,loss,val_loss', '0,0.5,NA']
+    """
+
+    def on_train_begin(self, logs=None):
+        self._opened = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._opened:
+            super().on_train_begin()
+            self._opened = True
+        super().on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        if self._opened:
+            super().on_train_end(logs)
+
+
 class StartPassesAtEpoch(keras.callbacks.Callback):
     """Numbers the training data's passes from the epoch `model.fit` starts at.
 
@@ -379,7 +410,7 @@ def training_callbacks(
         callbacks += [
             checkpoint,
             PublishCheckpoint(written, os.path.join(output_dir, BEST_MODEL)),
-            keras.callbacks.CSVLogger(os.path.join(output_dir, LOG), append=resuming),
+            EpochLog(os.path.join(output_dir, LOG), append=resuming),
         ]
         if importlib.util.find_spec("tensorboard") is not None:
             callbacks.append(

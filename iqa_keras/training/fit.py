@@ -346,7 +346,7 @@ def finetune(
     model.fit(
         train_data,
         epochs=epochs,
-        callbacks=[keras.callbacks.CSVLogger(os.path.join(output_dir, run_files.LOG))],
+        callbacks=[run_files.EpochLog(os.path.join(output_dir, run_files.LOG))],
         shuffle=False,  # the pipeline shuffles
     )
     after = evaluate(*predict_scores(model, parts["held_out"]))

@@ -1,6 +1,6 @@
 """The `tf.distribute` strategy a run trains under, by name.
 
-- `one`: one device, the first GPU or else the CPU.
+- `one`: one device, the first GPU or else the CPU (TensorFlow's default strategy).
 - `mirrored`: synchronous data parallelism over the GPUs of this machine (over its
   logical CPU devices when it has no GPU).
 - `multiworker`: synchronous data parallelism over several machines (or processes),
@@ -55,7 +55,12 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     if name == "mirrored":
         devices = gpus or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([device.name for device in devices])
-    return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    # The default strategy, not OneDeviceStrategy: that one feeds `fit` through a
+    # MultiDeviceIterator, whose destructor waits for its prefetch thread while holding the
+    # GIL; when a pipeline's Python step (the Pillow decoder that names an unreadable file)
+    # is then waiting for the GIL, the process hangs at exit after the error. The default
+    # strategy places the model on the first GPU, or the CPU, alike.
+    return tf.distribute.get_strategy()
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
