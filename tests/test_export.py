@@ -503,6 +503,11 @@ def test_large_images_are_scored_in_tiles_in_the_graph_as_the_command_scores_the
     own = np.asarray(whole({key: value.astype(np.float32) for key, value in small_inputs.items()}))[:, 0]
     got = (exported.predict_arrays(**small_inputs) if full_reference else exported.predict_arrays(image=small))["score"]
     np.testing.assert_allclose(got, own, rtol=1e-5, atol=1e-6)
+    # Below the model's minimum size: refused, not scored.
+    tiny = {key: value[:, :3, :5] for key, value in small_inputs.items()}
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"smaller than the minimum of "
+                                                            f"{model.min_image_size}x{model.min_image_size} pixels"):
+        exported.predict_arrays(**tiny) if full_reference else exported.predict_arrays(image=tiny["distorted"])
 
 
 def test_onnx_without_tf2onnx_says_what_to_install(tmp_path, monkeypatch):

@@ -695,8 +695,23 @@ def test_an_exported_keras_model_serves_end_to_end(tmp_path):
         scores, maps = client.score(distorted, reference, maps=True)
         from_bytes = client.score([_png(image) for image in distorted], [_png(image) for image in reference])
         with pytest.raises(ServingError, match=r"distorted_bytes: all images of a batch must have the same "
-                           r"height and width; image\] \[1\] \[is \(height, width\)\] \[16 32\]"):
+                           r"height and width; image 1 is \(height, width\) 16 32 but image 0 is 32 32"):
             client.score([_png(distorted[0]), _png(distorted[1, :16])], [_png(image) for image in reference])
     np.testing.assert_allclose(scores, np.ravel(expected["score"]), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(from_bytes, scores, rtol=1e-4, atol=1e-6)
     assert maps.shape == tuple(expected["quality_map"].shape)
+
+
+def test_an_exported_model_refuses_images_below_its_minimum_size_with_400(tmp_path):
+    from iqa_keras import export
+    from iqa_keras.models import SiameseDifferenceIQA
+
+    export.export_saved_model(SiameseDifferenceIQA(fusion_filters=8, num_residual_blocks=0), tmp_path / "fr")
+    with ModelServer(str(tmp_path / "fr"), port=0).start() as running:
+        client = Client(running.url, "fr")
+        reference, distorted = _pair(height=1, width=1)
+        with pytest.raises(ServingError, match=r"rejected the inputs: The images are smaller than the minimum of "
+                                               r"16x16 pixels of this model \(the stride") as refused:
+            client.score(distorted, reference)
+        assert refused.value.status == 400 and "Condition" not in str(refused.value)
+        assert client.score(*_pair(height=16, width=20)).shape == (1,)

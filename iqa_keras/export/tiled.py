@@ -9,7 +9,8 @@ a SavedModel and the server give the command's score and keep memory bounded by 
   cropped off again), in a `tf.while_loop` that adds up each tile's `sum(q * w)` and
   `sum(w)`; the score is their ratio, the maps are assembled from the tiles.
 
-Both branches compute the score as `sum(q * w) / sum(w)` over the model's
+Images smaller than the model's `min_image_size` a side are refused (an
+`InvalidArgumentError` that says so; the server answers 400). Both branches compute the score as `sum(q * w) / sum(w)` over the model's
 feature-resolution maps (what the model's own pooling computes), and maps at the input's
 size with the model's bilinear `ResizeLike`. Only the outputs "score", "quality_map" and
 "attention_map" can be tiled; `tileable` says whether a model's are.
@@ -61,6 +62,7 @@ class TiledModel:
         self.map_resolution = model.map_resolution
         self.model = model.with_outputs(TILED_OUTPUTS, map_resolution="feature")
         self.name = model.name
+        self.min_size = model.min_image_size
         self.tile_size, self.overlap = aligned(tile_size), aligned(overlap)
         self._resize = ResizeLike(dtype="float32")
         probe = tf.zeros((1, _PROBE_SIZE, _PROBE_SIZE, 3))
@@ -74,6 +76,13 @@ class TiledModel:
     def __call__(self, inputs: dict, training: bool = False) -> dict:
         image = next(iter(inputs.values()))
         height, width = tf.shape(image)[1], tf.shape(image)[2]
+        large_enough = tf.debugging.assert_greater_equal(
+            tf.minimum(height, width), self.min_size,
+            message=f"The images are smaller than the minimum of {self.min_size}x{self.min_size} pixels of "
+                    "this model (the stride of its coarsest features): their score would mean nothing",
+        )
+        with tf.control_dependencies([large_enough]):
+            height = tf.identity(height)
         quality, attention, weighted, weights = tf.cond(
             height * width <= self.tile_size**2, lambda: self._whole(inputs), lambda: self._tiles(inputs)
         )

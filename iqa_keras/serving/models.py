@@ -231,6 +231,9 @@ def _shape_text(shape: tf.TensorShape) -> str:
 def _tf_message(error: tf.errors.OpError) -> str:
     """TensorFlow's message without its preamble ("Graph execution error: ...") and node trace."""
     text = error.message.split(" [[")[0]
+    if "assertion failed: [" in text:  # a tf.debugging assertion: its message and data, not its comparison
+        printed = text.split("assertion failed: [", 1)[1].split(" [Condition ")[0]
+        return printed.rstrip().removesuffix("]").replace("] [", " ").replace("\\'", "'")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return re.sub(r"\s*\[Op:[^\]]*\]$", "", lines[-1]) if lines else error.message
 
