@@ -189,7 +189,8 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             "  iqa-keras train training/synthetic_fr.yaml --set data.root=synthetic/\n"
-            "  iqa-keras train training/kadid10k_fr.yaml --set data.root=kadid10k/ --set trainer.epochs=5"
+            "  iqa-keras train training/kadid10k_fr.yaml --set data.root=kadid10k/ --set trainer.epochs=5\n"
+            "  iqa-keras train training/livec_nr.yaml --splits 10     (10 random splits: runs/.../split-01..10)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -198,6 +199,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a config value by its dotted name (repeatable)",
     )
+    train.add_argument(
+        "--splits", type=int, metavar="N",
+        help="train one run per split into OUTPUT_DIR/split-<i>: N random splits by content (data.repeat "
+             "0..N-1), or the N folds of split: kfold; prints each split's test figures and the median, "
+             "also written to OUTPUT_DIR/splits.json",
+    )
+    _add_format(train)
     train.set_defaults(run=_run_train)
 
     finetune = commands.add_parser(
@@ -510,10 +518,13 @@ def _run_generate(arguments) -> int:
 
 def _run_train(arguments) -> int:
     from iqa_keras.data import DatasetError
-    from iqa_keras.training import ConfigError, train_from_file
+    from iqa_keras.training import ConfigError, load_config, train_from_file, train_splits
 
     try:
-        result = train_from_file(arguments.config, arguments.set)
+        if arguments.splits is None:
+            result = train_from_file(arguments.config, arguments.set)
+        else:
+            rows = train_splits(load_config(arguments.config, arguments.set), arguments.splits)
     except (ConfigError, FileExistsError, FileNotFoundError) as error:
         print(f"iqa-keras train: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -523,7 +534,10 @@ def _run_train(arguments) -> int:
     except _data_errors() as error:
         print(f"iqa-keras train: error: {_data_error_message(error)}", file=sys.stderr)
         return EXIT_FAILED_INPUT
-    print(result.summary())
+    if arguments.splits is None:
+        print(result.summary())
+    else:
+        _write(rows, arguments.format, columns=("split", "n", "srcc", "krcc", "plcc", "rmse"))
     return EXIT_OK
 
 

@@ -497,3 +497,41 @@ def test_an_unreadable_image_met_in_training_stops_the_run_naming_it_without_han
     [line] = [line for line in process.stderr.splitlines() if line.startswith("iqa-keras train: error:")]
     assert re.fullmatch(r"iqa-keras train: error: Cannot read image \S+I0\d_01_0\d\.png: image file is truncated", line)
     assert not {"log.csv", "best.keras", "metrics.json"} & set(os.listdir(tmp_path / "run"))
+
+
+def test_training_per_split_writes_each_splits_figures_and_the_median_and_resumes(kadid_root, tmp_path):
+    from iqa_keras.training import train_splits
+
+    values = tiny_values(kadid_root, tmp_path / "splits", epochs=1)
+    rows = train_splits(config_from_dict(values), 2)
+    assert [row["split"] for row in rows] == ["1", "2", "median"]
+    assert rows[-1]["srcc"] == pytest.approx(float(np.median([row["srcc"] for row in rows[:2]])))
+    with open(tmp_path / "splits" / "splits.json") as file:
+        assert json.load(file) == rows
+    tested = []
+    for index in (1, 2):
+        run = tmp_path / "splits" / f"split-{index:02d}"
+        config = load_config(run / "config.yaml")
+        assert config.data.repeat == index - 1
+        tested.append({record.content_id for record in config.data.read_parts()["test"]})
+    assert tested[0] != tested[1]  # two random splits, not one twice
+    recorder = EpochRecorder()
+    assert train_splits(config_from_dict(values), 2, callbacks=[recorder]) == rows  # finished: read back
+    assert recorder.epochs == []
+    changed = config_from_dict(values, {"optimizer.learning_rate": 5e-4})
+    with pytest.raises(ConfigError, match="split-01 holds a finished split trained with another config"):
+        train_splits(changed, 2)
+
+
+def test_kfold_training_tests_every_content_once(kadid_root, tmp_path):
+    from iqa_keras.training import train_splits
+
+    values = tiny_values(kadid_root, tmp_path / "folds", epochs=1)
+    values["data"].update({"split": "kfold", "folds": 2})
+    with pytest.raises(ConfigError, match=r"`splits` must equal data.folds \(2\) with split: kfold. Received: 3"):
+        train_splits(config_from_dict(values), 3)
+    rows = train_splits(config_from_dict(values), 2)
+    parts = [load_config(tmp_path / "folds" / f"split-{i:02d}" / "config.yaml").data.read_parts() for i in (1, 2)]
+    tested = [{record.content_id for record in part["test"]} for part in parts]
+    assert not tested[0] & tested[1] and len(tested[0] | tested[1]) == 12
+    assert [row["n"] for row in rows[:2]] == [len(part["test"]) for part in parts]

@@ -39,6 +39,7 @@ _LAZY = {
     "predict_scores": "validation",
     "train": "fit",
     "train_from_file": "fit",
+    "train_splits": "repeated",
     "is_chief": "strategy",
     "make_strategy": "strategy",
 }
@@ -69,6 +70,7 @@ __all__ = [
     "predict_scores",
     "train",
     "train_from_file",
+    "train_splits",
     "precision_policy",
     "resolve_precision",
     "is_chief",

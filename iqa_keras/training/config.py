@@ -62,6 +62,7 @@ from iqa_keras.data import (
     DatasetError,
     PipelineConfig,
     Record,
+    k_fold_by_content,
     official_split,
     read_dataset,
     reader_options,
@@ -123,7 +124,7 @@ LOSSES = {
     "pairwise_ranking": PairwiseRankingLoss,
     "norm_in_norm": NormInNormLoss,
 }
-SPLITS = ("content", "official")
+SPLITS = ("content", "kfold", "official")
 _DEFAULT_RATIOS = {"train": 0.6, "validation": 0.2, "test": 0.2}
 PARTS = ("train", "validation", "test")
 _EXTENSIONS = (".yaml", ".yml", ".json")
@@ -185,10 +186,17 @@ class DataConfig:
         root: the dataset's folder (the CSV file for `csv`).
         options: the reader's own options (`iqa_keras.data.reader_options`), e.g.
             `{resolution: 1024x768}` for `koniq10k`, `{higher_is_better: false}` for `csv`.
-        split: `"content"`: a random split by content with `ratios`; `"official"`: the
-            release's own split (then evaluated on `test`, or `validation` without one).
+        split: `"content"`: a random split by content with `ratios`; `"kfold"`: fold
+            `fold` of `folds` by content is the test part, the other folds are split into
+            train and validation in the proportion of `ratios`' train and validation shares;
+            `"official"`: the release's own split (then evaluated on `test`, or `validation`
+            without one).
         ratios: the share of contents in each of `train`, `validation` and `test`.
         split_seed: the seed of the split by content.
+        repeat: which of the repeated random splits by content (0, 1, ...: repeat `i` is
+            drawn from `(split_seed, i)` alone); `iqa-keras train --splits N` trains 0..N-1.
+        folds, fold: the number of folds and the one tested (from 0), with `split: kfold`;
+            `iqa-keras train --splits` trains every fold.
         train: the training batches (`iqa_keras.data.PipelineConfig`).
         evaluation: the validation and test images (a `PipelineConfig`). With
             `tile_size`, an image's score is the mean of its tiles', in the validation
@@ -201,6 +209,9 @@ class DataConfig:
     split: str = "content"
     ratios: dict = field(default_factory=lambda: dict(_DEFAULT_RATIOS))
     split_seed: int = 0
+    repeat: int = 0
+    folds: int = 5
+    fold: int = 0
     train: PipelineConfig = field(
         default_factory=lambda: PipelineConfig(batch_size=16, crop_size=224, patches_per_image=4)
     )
@@ -219,6 +230,15 @@ class DataConfig:
                 )
         _check_choice("split", self.split, SPLITS)
         _check_int("split_seed", self.split_seed, minimum=0)
+        _check_int("repeat", self.repeat, minimum=0)
+        _check_int("folds", self.folds, minimum=2)
+        _check_int("fold", self.fold, minimum=0)
+        if self.fold >= self.folds:
+            raise ConfigError("fold", f"must be below `folds` ({self.folds}): folds count from 0. Received: {self.fold}")
+        for name, split in (("repeat", "content"), ("fold", "kfold")):
+            if getattr(self, name) and self.split != split:
+                raise ConfigError(name, f"applies to split: {split} only. Received: {name}={getattr(self, name)} "
+                                        f"with split: {self.split}")
         ratios = self.ratios
         if isinstance(ratios, Sequence) and not isinstance(ratios, str) and len(ratios) == len(PARTS):
             ratios = dict(zip(PARTS, ratios))
@@ -259,12 +279,18 @@ class DataConfig:
     def split_records(self, records: Sequence[Record]) -> dict[str, list[Record]]:
         """The `train`, `validation` and `test` parts of `records` as `split` says (with
         the official split, `test` is the validation part when the release has none)."""
-        if self.split == "content":
-            try:
-                (parts,) = split_by_content(records, self.ratios, seed=self.split_seed)
-            except ValueError as error:  # fewer contents than parts
-                raise ConfigError("data.ratios", f"cannot be met by {self.root}: {error}") from None
-            return parts
+        try:
+            if self.split == "content":
+                return split_by_content(records, self.ratios, seed=self.split_seed, repeats=self.repeat + 1)[-1]
+            if self.split == "kfold":
+                fold = k_fold_by_content(records, folds=self.folds, seed=self.split_seed)[self.fold]
+                total = self.ratios["train"] + self.ratios["validation"]
+                shares = {part: self.ratios[part] / total for part in ("train", "validation")}
+                (parts,) = split_by_content(fold["train"], shares, seed=self.split_seed)
+                return {**parts, "test": fold["test"]}
+        except ValueError as error:  # fewer contents than parts or folds
+            raise ConfigError("data.ratios" if self.split == "content" else "data.folds",
+                              f"cannot be met by {self.root}: {error}") from None
         try:
             parts = official_split(records)
         except ValueError as error:  # the release has no official split, or not for every image
