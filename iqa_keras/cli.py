@@ -130,6 +130,11 @@ def _build_parser() -> argparse.ArgumentParser:
     score.add_argument("--output", "-o", metavar="FILE",
                        help="write the result to FILE (atomically, in --format) instead of the terminal")
     score.add_argument("--overwrite", action="store_true", help="let --output replace an existing FILE")
+    score.add_argument(
+        "--resume", action="store_true",
+        help="append each row to --output (csv or jsonl) as it is scored, skipping the images it already "
+             "holds: a killed job run again loses and repeats no row",
+    )
     score.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     score.set_defaults(run=_run_score)
 
@@ -352,8 +357,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _add_format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--format", "-f", choices=("table", "csv", "json"), default="table",
-        help="output format; default: table",
+        "--format", "-f", choices=("table", "csv", "json", "jsonl"), default="table",
+        help="output format (jsonl: one JSON object per line); default: table",
     )
 
 
@@ -404,34 +409,59 @@ def _run_score(arguments) -> int:
         print(f"iqa-keras score: error: {name} is no-reference: it would ignore the references; "
               "drop --reference (or the list's reference column)", file=sys.stderr)
         return EXIT_USAGE
-    results = []
+    appended = None
+    if arguments.resume:
+        from iqa_keras.results import AppendedRows
+
+        try:
+            appended = AppendedRows(arguments.output, arguments.format, _SCORE_COLUMNS)
+        except (ValueError, OSError) as error:
+            print(f"iqa-keras score: error: --output: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        pairs = [(reference, path) for reference, path in pairs if (reference or "", path) not in appended.done]
+    rows = []
     failed = bool(unmatched)
-    for result in _progress(scoring.score_files(pairs, function, name), len(pairs), arguments):
-        if result.error is not None:
-            failed = True
-            print(f"iqa-keras score: error: {result.error}", file=sys.stderr)
-        else:
-            results.append(result)
-    rows = [
-        {"distorted": r.distorted, "reference": r.reference, "score": r.score, "metric": r.measure}
-        for r in results
-    ]
-    code = _write_scores(rows, arguments)
+    try:
+        for result in _progress(scoring.score_files(pairs, function, name), len(pairs), arguments):
+            if result.error is not None:
+                failed = True
+                print(f"iqa-keras score: error: {result.error}", file=sys.stderr)
+                continue
+            row = {"distorted": result.distorted, "reference": result.reference, "score": result.score,
+                   "metric": result.measure}
+            if appended is None:
+                rows.append(row)
+            else:
+                appended.append(row)
+    finally:
+        if appended is not None:
+            appended.close()
+    code = EXIT_OK if appended is not None else _write_scores(rows, arguments)
     return EXIT_FAILED_INPUT if failed else code
 
 
 def _check_output(arguments) -> None:
-    """Refuses, before any scoring, an --output that exists (without --overwrite) or cannot be written."""
+    """Refuses, before any scoring, an --output that exists (without --overwrite or --resume)
+    or cannot be written."""
+    from iqa_keras.results import APPENDABLE_FORMATS
+
     if arguments.output is None:
-        if arguments.overwrite:
-            raise ValueError("--overwrite applies to --output FILE")
+        for flag in ("overwrite", "resume"):
+            if getattr(arguments, flag):
+                raise ValueError(f"--{flag} applies to --output FILE")
         return
+    if arguments.resume and arguments.overwrite:
+        raise ValueError("--resume appends to --output; --overwrite replaces it: give one of them")
+    if arguments.resume and arguments.format not in APPENDABLE_FORMATS:
+        raise ValueError(f"--resume appends rows to a {' or '.join(APPENDABLE_FORMATS)} file: give --format csv "
+                         "or --format jsonl")
     if os.path.isdir(arguments.output):
         raise ValueError(f"--output {arguments.output} is a folder; name a file")
     if not os.path.isdir(os.path.dirname(os.path.abspath(arguments.output))):
         raise ValueError(f"--output {arguments.output}: its folder does not exist")
-    if os.path.exists(arguments.output) and not arguments.overwrite:
-        raise FileExistsError(f"--output {arguments.output} exists: give --overwrite to replace it")
+    if os.path.exists(arguments.output) and not (arguments.overwrite or arguments.resume):
+        raise FileExistsError(f"--output {arguments.output} exists: give --overwrite to replace it, or --resume "
+                              "to append what it lacks")
 
 
 def _write_scores(rows: list[dict], arguments) -> int:
@@ -439,6 +469,13 @@ def _write_scores(rows: list[dict], arguments) -> int:
     appeared meanwhile, without --overwrite)."""
     if arguments.output is None:
         _write(rows, arguments.format, columns=_SCORE_COLUMNS)
+        return EXIT_OK
+    if arguments.resume:  # nothing to score in this part: the file exists, with its header
+        from iqa_keras.results import AppendedRows
+
+        with AppendedRows(arguments.output, arguments.format, _SCORE_COLUMNS) as appended:
+            for row in rows:
+                appended.append(row)
         return EXIT_OK
     import io
 
@@ -784,32 +821,9 @@ def _progress(iterable, total: int, arguments):
 
 
 def _write(rows: list[dict], output_format: str, columns: tuple[str, ...], stream=None) -> None:
-    stream = stream or sys.stdout
-    if output_format == "json":
-        json.dump([{key: _json_value(row[key]) for key in columns} for row in rows], stream, indent=2)
-        stream.write("\n")
-    elif output_format == "csv":
-        writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({key: row[key] for key in columns} for row in rows)
-    else:
-        table = [list(columns)] + [[_text(row[key]) for key in columns] for row in rows]
-        widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
-        for line in table:
-            print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip(), file=stream)
+    from iqa_keras.results import write_rows
 
-
-def _text(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}" if math.isfinite(value) else str(value)
-    return "" if value is None else str(value)
-
-
-def _json_value(value):
-    """JSON has no infinity or NaN (PSNR of identical images is inf): those become strings."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
+    write_rows(rows, output_format, columns, stream)
 
 
 if __name__ == "__main__":

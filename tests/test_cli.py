@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -479,3 +480,56 @@ def test_score_output_is_written_atomically_and_never_replaced_without_overwrite
     code, _, err = run("score", "-m", "psnr", "-r", REFERENCE, BLUR, "-o", str(tmp_path / "no" / "scores.csv"))
     assert code == 2 and "its folder does not exist" in err
     assert sorted(os.listdir(tmp_path)) == ["scores.csv"]  # no temporary file left behind
+
+
+def test_score_resume_after_a_kill_loses_and_repeats_no_row(tmp_path):
+    import signal
+
+    references, distorted = tmp_path / "refs", tmp_path / "dists"
+    references.mkdir()
+    distorted.mkdir()
+    rng = np.random.default_rng(0)
+    names = [f"{index:02d}.jpg" for index in range(40)]
+    for name in names:
+        image = rng.integers(0, 256, (768, 1024, 3), dtype=np.uint8)
+        Image.fromarray(image).save(references / name, quality=95)
+        Image.fromarray(image // 2).save(distorted / name, quality=60)
+    output = tmp_path / "scores.csv"
+    command = [sys.executable, "-m", "iqa_keras.cli", "score", "-m", "ms_ssim", "-r", str(references), str(distorted),
+               "-f", "csv", "-o", str(output), "--resume", "--no-progress"]
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if output.exists() and output.read_text().count("\n") >= 4:  # the header and 3 rows
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    written = output.read_text().count("\n") - 1
+    assert 3 <= written < len(names)  # killed in the middle of the folder
+    finished = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    with open(output, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert sorted(os.path.basename(row["distorted"]) for row in rows) == names  # each image once
+    assert all(0 < float(row["score"]) <= 1 for row in rows)
+
+
+def test_appended_rows_cut_a_partial_last_line_and_refuse_other_columns(tmp_path):
+    from iqa_keras.results import AppendedRows
+
+    path = tmp_path / "scores.csv"
+    path.write_text("distorted,score\na.png,0.5\nb.png,0.2")  # the last row cut by a kill
+    with AppendedRows(path, "csv", ("distorted", "score")) as rows:
+        assert rows.done == {("", "a.png")}
+        rows.append({"distorted": "b.png", "score": 0.25})
+    assert path.read_text() == "distorted,score\na.png,0.5\nb.png,0.25\n"
+    with pytest.raises(ValueError, match=r"scores.csv has the columns \['distorted', 'score'\], not"):
+        AppendedRows(path, "csv", ("distorted", "reference", "score"))
+    lines = tmp_path / "scores.jsonl"
+    with AppendedRows(lines, "jsonl", ("distorted", "reference", "score")) as rows:
+        rows.append({"distorted": "a.png", "reference": "r.png", "score": float("inf")})
+    with AppendedRows(lines, "jsonl", ("distorted", "reference", "score")) as rows:
+        assert rows.done == {("r.png", "a.png")}
+    assert json.loads(lines.read_text()) == {"distorted": "a.png", "reference": "r.png", "score": "inf"}
