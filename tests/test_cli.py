@@ -533,3 +533,13 @@ def test_appended_rows_cut_a_partial_last_line_and_refuse_other_columns(tmp_path
     with AppendedRows(lines, "jsonl", ("distorted", "reference", "score")) as rows:
         assert rows.done == {("r.png", "a.png")}
     assert json.loads(lines.read_text()) == {"distorted": "a.png", "reference": "r.png", "score": "inf"}
+
+
+def test_train_splits_refuses_the_official_split_and_folds_it_does_not_have(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'run'}\ndata: {{dataset: kadid10k, root: {tmp_path}, split: official}}\n")
+    code, _, err = run("train", str(config), "--splits", "10")
+    assert code == 2 and "`data.split` is 'official', a single split" in err
+    code, _, err = run("train", str(config), "--splits", "4", "--set", "data.split=kfold")
+    assert code == 2 and "`splits` must equal data.folds (5) with split: kfold. Received: 4" in err
+    assert not (tmp_path / "run").exists()
