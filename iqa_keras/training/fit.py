@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 
 from iqa_keras.data import (
@@ -78,6 +79,13 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 FINETUNED_MODEL = "finetuned.keras"
 FINETUNE_REPORT = "finetune.json"
+_MULTIWORKER_UNSUPPORTED = (
+    "is multiworker, which Keras 3.15's TensorFlow trainer cannot run: it rejects "
+    "MultiWorkerMirroredStrategy's first batch for every model (keras-team/keras#20329, 'Attempt to "
+    "convert a value (PerReplica ...) to a Tensor'). On one machine, strategy: mirrored trains over all "
+    "its GPUs; over several machines, Keras' distribution API on the JAX backend "
+    "(keras.distribution.DataParallel) is the working route, which iqa-keras train does not drive yet."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,13 +244,18 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
                 run_files.restore_backup(model, backup_dir)
             history = {}
         else:
-            history = model.fit(
-                train_data,
-                validation_data=validation_data,
-                epochs=config.trainer.epochs,
-                callbacks=image_validation + run_callbacks + list(callbacks or []),
-                shuffle=False,  # the pipeline shuffles
-            ).history
+            try:
+                history = model.fit(
+                    train_data,
+                    validation_data=validation_data,
+                    epochs=config.trainer.epochs,
+                    callbacks=image_validation + run_callbacks + list(callbacks or []),
+                    shuffle=False,  # the pipeline shuffles
+                ).history
+            except ValueError as error:
+                if "PerReplica" in str(error) and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                    raise ConfigError("trainer.strategy", _MULTIWORKER_UNSUPPORTED) from error
+                raise
             if chief:
                 run_files.EpochBackup(backup_dir).mark_finished()  # stopped by a callback of the caller's
     best_model_path = os.path.join(output_dir, run_files.BEST_MODEL)
