@@ -245,4 +245,3 @@ def test_part_values_are_checked_by_the_part_when_built():
     config = config_from_dict(BASE, {"model.arguments.generator.filters": 0})
     with pytest.raises(ConfigError, match="`arguments.generator.filters` .*Received: filters=0"):
         config.model.build()
-
