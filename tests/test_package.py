@@ -19,3 +19,18 @@ def test_no_name_of_a_package_hides_one_of_its_modules():
             hidden.append(name)
     assert len(names) > 40 and all(isinstance(importlib.import_module(n), types.ModuleType) for n in names)
     assert hidden == []
+
+
+def test_the_readme_layout_names_every_module_and_package_of_the_tree():
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^  (\w+(?:\.py|/)?)\s", layout, flags=re.MULTILINE))
+    package = root / "iqa_keras"
+    present = {path.name + ("/" if path.is_dir() and not path.is_symlink() else "")
+               for path in package.iterdir()
+               if not path.name.startswith(("_", ".")) and (path.suffix == ".py" or path.is_dir())}
+    assert listed == present
