@@ -380,14 +380,12 @@ def _run_score(arguments) -> int:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        pairs, unmatched = _pairs(arguments.distorted, arguments.reference, arguments.pair_list)
+        pairs, unmatched = _pairs(arguments.distorted, arguments.reference, arguments.pair_list, shard)
     except (inputs.InputError, DatasetError) as error:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
-    if shard is not None:
-        pairs = [pair for pair in pairs if inputs.in_shard(pair[1], *shard)]
-        if not pairs and not unmatched:  # nothing of the input falls into this part
-            return _write_scores([], arguments)
+    if shard is not None and not pairs and not unmatched:  # nothing of the input falls into this part
+        return _write_scores([], arguments)
     for error in unmatched:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
     if not pairs:
@@ -492,15 +490,19 @@ def _write_scores(rows: list[dict], arguments) -> int:
     return EXIT_OK
 
 
-def _pairs(distorted_names, reference=None, pair_list=None):
+def _pairs(distorted_names, reference=None, pair_list=None, shard=None):
     """(reference or None, distorted) pairs from named images (files, folders, globs) and a
-    CSV list, and an `InputError` for each image a reference folder has no reference for."""
+    CSV list, and an `InputError` for each image a reference folder has no reference for;
+    with `shard` (index, count), those of that part of the images only."""
     from iqa_keras import inputs, scoring
 
-    pairs = scoring.read_pair_list(pair_list) if pair_list else []
+    def in_part(path):
+        return shard is None or inputs.in_shard(path, *shard)
+
+    pairs = [pair for pair in scoring.read_pair_list(pair_list) if in_part(pair[1])] if pair_list else []
     unmatched = []
     if distorted_names:
-        distorted = inputs.expand_images(distorted_names)
+        distorted = [path for path in inputs.expand_images(distorted_names) if in_part(path)]
         if reference is None:
             pairs += [(None, path) for path in distorted]
         else:

@@ -460,6 +460,13 @@ def test_score_shards_are_disjoint_and_cover_the_inputs(tmp_path):
         assert code == 0, err
         parts.append({row["distorted"] for row in json.loads(out)})
     assert sorted(name for part in parts for name in part) == sorted(str(distorted / f"{i}.png") for i in range(9))
+    (references / "4.png").unlink()  # an image without a reference: reported by its part only
+    reported = []
+    for shard in ("0/3", "1/3", "2/3"):
+        code, _, err = run("score", "-m", "psnr", "-r", str(references), str(distorted), "--shard", shard, "-f", "json")
+        reported.append(err.count("No reference for"))
+        assert code == (1 if reported[-1] else 0), err
+    assert sorted(reported) == [0, 0, 1]
     code, _, err = run("score", "-m", "psnr", "-r", str(references), str(distorted), "--shard", "3/3")
     assert code == 2 and "--shard must be I/N with 0 <= I < N" in err
 
