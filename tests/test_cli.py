@@ -550,3 +550,12 @@ def test_train_splits_refuses_the_official_split_and_folds_it_does_not_have(tmp_
     code, _, err = run("train", str(config), "--splits", "4", "--set", "data.split=kfold")
     assert code == 2 and "`splits` must equal data.folds (5) with split: kfold. Received: 4" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_serve_refuses_limits_out_of_range_before_loading_anything(tmp_path):
+    code, _, err = run("serve", str(tmp_path / "missing"), "--workers", "0")
+    assert code == 2 and "`workers` must be a positive integer. Received: workers=0" in err
+    code, _, err = run("serve", str(tmp_path / "missing"), "--request-timeout", "-1")
+    assert code == 2 and "`request_timeout` must be a positive number of seconds" in err
+    code, out, _ = run("serve", "--help")
+    assert code == 0 and "--max-pixels N" in out and "default: 33554432" in out
