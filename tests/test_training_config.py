@@ -86,7 +86,7 @@ def test_overrides_as_strings_or_mapping():
         ({"data.ratios": {"train": 0.8, "validation": 0.3, "test": 0.1}}, "`data.ratios` must give positive shares"),
         ({"data.ratios": [0.5, 0.5]}, r"`data.ratios` .*Received: \[0.5, 0.5\]"),
         ({"data.dataset": "imagenet"}, "`data.dataset` must be one of csiq, csv, .*Received: 'imagenet'"),
-        ({"data.split": "random"}, "`data.split` must be one of content, official. Received: 'random'"),
+        ({"data.split": "random"}, "`data.split` must be one of content, kfold, official. Received: 'random'"),
         ({"data.train.batch_size": 0}, "`data.train.batch_size` must be a positive integer. Received: batch_size=0"),
         ({"data.evaluation.on_error": "ignore"}, "`data.evaluation.on_error` must be one of"),
         ({"losses[1].arguments.margin": -1}, r"`losses\[1\].arguments.margin` must be a non-negative number"),
