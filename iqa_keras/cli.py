@@ -12,15 +12,14 @@ psnr,...
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
-import json
 import math
 import os
 import sys
 import tempfile
 
 from iqa_keras.loading import ModelLoadError
+from iqa_keras.results import write_rows
 from iqa_keras.serving.limits import ServerLimits
 
 __all__ = ["main"]
@@ -466,21 +465,19 @@ def _write_scores(rows: list[dict], arguments) -> int:
     """Prints the rows, or writes them atomically to --output (never over a file that
     appeared meanwhile, without --overwrite)."""
     if arguments.output is None:
-        _write(rows, arguments.format, columns=_SCORE_COLUMNS)
+        write_rows(rows, arguments.format, _SCORE_COLUMNS)
         return EXIT_OK
     if arguments.resume:  # nothing to score in this part: the file exists, with its header
         from iqa_keras.results import AppendedRows
 
-        with AppendedRows(arguments.output, arguments.format, _SCORE_COLUMNS) as appended:
-            for row in rows:
-                appended.append(row)
+        AppendedRows(arguments.output, arguments.format, _SCORE_COLUMNS).close()
         return EXIT_OK
     import io
 
     from iqa_keras.atomic import write_atomic
 
     text = io.StringIO()
-    _write(rows, arguments.format, columns=_SCORE_COLUMNS, stream=text)
+    write_rows(rows, arguments.format, _SCORE_COLUMNS, stream=text)
     try:
         write_atomic(arguments.output, lambda file: file.write(text.getvalue().encode()), replace=arguments.overwrite)
     except FileExistsError:
@@ -525,7 +522,7 @@ def _run_metrics(arguments) -> int:
         }
         for info in metrics.available()
     ]
-    _write(rows, arguments.format, columns=tuple(rows[0]))
+    write_rows(rows, arguments.format, tuple(rows[0]))
     return EXIT_OK
 
 
@@ -576,7 +573,7 @@ def _run_train(arguments) -> int:
     if arguments.splits is None:
         print(result.summary())
     else:
-        _write(rows, arguments.format, columns=("split", "n", "srcc", "krcc", "plcc", "rmse"))
+        write_rows(rows, arguments.format, columns=("split", "n", "srcc", "krcc", "plcc", "rmse"))
     return EXIT_OK
 
 
@@ -759,7 +756,7 @@ def _run_evaluate(arguments) -> int:
         print(f"iqa-keras evaluate: error: {arguments.dataset} at {arguments.root}: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
     rows = [{"dataset": arguments.dataset, "measure": name, **row} for row in rows]
-    _write(rows, arguments.format, columns=tuple(rows[0]))
+    write_rows(rows, arguments.format, tuple(rows[0]))
     if arguments.plot:
         visualize.scatter_plot(list(scores.values()), [record.score for record in scored], path=arguments.plot,
                                title=f"{name} on {arguments.dataset}")
@@ -820,12 +817,6 @@ def _progress(iterable, total: int, arguments):
     from tqdm import tqdm
 
     return tqdm(iterable, total=total, unit="image", file=sys.stderr)
-
-
-def _write(rows: list[dict], output_format: str, columns: tuple[str, ...], stream=None) -> None:
-    from iqa_keras.results import write_rows
-
-    write_rows(rows, output_format, columns, stream)
 
 
 if __name__ == "__main__":

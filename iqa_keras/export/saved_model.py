@@ -58,7 +58,7 @@ def export_saved_model(
         raise ValueError(f"`version` must be a positive integer or None. Received: version={version!r}")
     servable = TiledModel(model, tile_size, overlap) if tileable(model) else model
     archive = keras.export.ExportArchive()
-    archive.track(servable.model if servable is not model else model)
+    archive.track(servable.model if isinstance(servable, TiledModel) else model)
     for name, (function, specs) in serving_functions(servable).items():
         # Trace now, so that a model that cannot serve fails before anything is written.
         archive.add_endpoint(name, function, specs).get_concrete_function()
