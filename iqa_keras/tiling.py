@@ -5,7 +5,7 @@ The learned models pool a per-position quality map `q` with positive attention w
 feature resolution (`model.with_outputs(..., map_resolution="feature")`), so:
 
 - an image up to `tile_size` x `tile_size` pixels is scored in one call, exactly as the
-  model scores it;
+  model scores it (`score_batch` scores several of one size in one call);
 - a larger image is cut into tiles of `tile_size` pixels, each run with `overlap` pixels
   of context on every side (cropped off again), and the tiles' `sum(q * w)` and
   `sum(w)` are added up: memory stays bounded by the tile, whatever the image size.
@@ -14,6 +14,11 @@ feature resolution (`model.with_outputs(..., map_resolution="feature")`), so:
 
 The quality map (where the image is degraded and how much; the model's score scale) is
 assembled from the tiles at feature resolution and resized to the image's size.
+
+The model runs compiled (`predict_on_batch`: a traced function on TensorFlow, jitted on
+JAX), and this is the one place where the toolkit turns images into a learned model's
+scores: the command's `score`, `evaluate` and `maps`, training's validation and test
+figures, `finetune`'s report and the Python API all come here.
 
 Example:
 >>> import numpy as np
@@ -85,19 +90,10 @@ class Scorer:
                 `min_image_size` a side, or with NaN or infinite pixels; a missing or
                 mismatched reference.
         """
-        distorted = _checked_image(distorted, "distorted", self.min_size)
-        if self.full_reference:
-            if reference is None:
-                raise ValueError("This model is full-reference: pass `reference`. Received: reference=None")
-            reference = _checked_image(reference, "reference", self.min_size)
-            if reference.shape != distorted.shape:
-                raise ValueError(
-                    "`reference` and `distorted` must have the same shape. Received: "
-                    f"reference.shape={reference.shape}, distorted.shape={distorted.shape}"
-                )
+        distorted, reference = self._checked_pair(distorted, reference)
         height, width = distorted.shape[:2]
         if height * width <= self.tile_size**2:
-            weighted, weights, quality, attention = self._run(distorted, reference)
+            weighted, weights, quality, attention = self._run_one(distorted, reference)
         else:
             weighted, weights, quality, attention = self._run_tiles(distorted, reference)
         score = weighted / weights
@@ -105,11 +101,57 @@ class Scorer:
             return Prediction(score)
         return Prediction(score, _resized(quality, height, width), _resized(attention, height, width))
 
+    def score_batch(self, distorted: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+        """The scores (float64) of N images of one size (NxHxWx3, values 0-255), in one
+        call of the model when they need no tiles; equal to scoring each with `__call__`.
+
+        Example:
+        >>> from iqa_keras.models import SiameseDifferenceIQA
+        >>> scorer = Scorer(SiameseDifferenceIQA(fusion_filters=8, num_residual_blocks=0))
+        >>> images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+        >>> scores = scorer.score_batch(images, reference=images[::-1])
+        >>> bool(np.allclose(scores[1], scorer(images[1], reference=images[1]).score, atol=1e-5))
+        True
+        """
+        distorted = np.asarray(distorted, np.float32)
+        if distorted.ndim != 4:
+            raise ValueError(f"`distorted` must be a batch NxHxWx3. Received: distorted.shape={distorted.shape}")
+        references = [None] * len(distorted) if reference is None or not self.full_reference else reference
+        height, width = distorted.shape[1:3]
+        if len(distorted) == 1 or height * width > self.tile_size**2:
+            return np.array([self(image, other).score for image, other in zip(distorted, references)])
+        for index in range(len(distorted)):  # the checks of `__call__`, image by image
+            self._checked_pair(distorted[index], references[index])
+        weighted, weights, _, _ = self._run(distorted, None if reference is None else np.asarray(reference, np.float32))
+        return weighted / weights
+
+    def _checked_pair(self, distorted, reference):
+        distorted = _checked_image(distorted, "distorted", self.min_size)
+        if not self.full_reference:
+            return distorted, None
+        if reference is None:
+            raise ValueError("This model is full-reference: pass `reference`. Received: reference=None")
+        reference = _checked_image(reference, "reference", self.min_size)
+        if reference.shape != distorted.shape:
+            raise ValueError(
+                "`reference` and `distorted` must have the same shape. Received: "
+                f"reference.shape={reference.shape}, distorted.shape={distorted.shape}"
+            )
+        return distorted, reference
+
     def _run(self, distorted, reference):
-        outputs = self._maps_model(self._inputs(distorted[None], None if reference is None else reference[None]))
-        quality = np.asarray(outputs["quality_map"], np.float64)[0, ..., 0]
-        attention = np.asarray(outputs["attention_map"], np.float64)[0, ..., 0]
-        return float(np.sum(quality * attention)), float(np.sum(attention)), quality, attention
+        """Sums `(q * w, w)` per image and the maps of a batch (N of each; maps NxHxW)."""
+        inputs = self._inputs(distorted, reference if self.full_reference else None)
+        outputs = self._maps_model.predict_on_batch(inputs)
+        quality = np.asarray(outputs["quality_map"], np.float64)[..., 0]
+        attention = np.asarray(outputs["attention_map"], np.float64)[..., 0]
+        return np.sum(quality * attention, axis=(1, 2)), np.sum(attention, axis=(1, 2)), quality, attention
+
+    def _run_one(self, distorted, reference):
+        weighted, weights, quality, attention = self._run(
+            distorted[None], None if reference is None else reference[None]
+        )
+        return float(weighted[0]), float(weights[0]), quality[0], attention[0]
 
     def _run_tiles(self, distorted, reference):
         height, width = distorted.shape[:2]
@@ -127,7 +169,7 @@ class Scorer:
                     min(right + self.overlap, width),
                 )
                 crop = (slice(window[0], window[2]), slice(window[1], window[3]))
-                _, _, tile_quality, tile_attention = self._run(
+                _, _, tile_quality, tile_attention = self._run_one(
                     distorted[crop], None if reference is None else reference[crop]
                 )
                 # Rows and columns of this tile's own pixels (context cropped off), in the
@@ -150,7 +192,7 @@ class Scorer:
         """Pixels per cell of the model's maps, measured once on a 128x128 probe."""
         if self._stride is None:
             probe = np.zeros((128, 128, 3), np.float32)
-            cells = self._run(probe, probe if self.full_reference else None)[2].shape[0]
+            cells = self._run_one(probe, probe if self.full_reference else None)[2].shape[0]
             self._stride = 128 // cells
         return self._stride
 

@@ -200,28 +200,6 @@ def test_evaluation_resize_policies(pairs):
     assert [inputs["reference"].shape for inputs, _ in fixed] == [(3, 16, 16, 3), (1, 16, 16, 3)]
 
 
-def test_tiles_cover_the_image_in_row_order(tmp_path):
-    rows, columns = np.mgrid[0:30, 0:41]
-    image = np.stack([rows, columns, np.zeros_like(rows)], -1).astype(np.uint8)
-    path = save(tmp_path, "coordinates.png", image)
-    config = PipelineConfig(tile_size=16, tile_stride=12)
-    (inputs, scores), = batches(evaluation_dataset([Record(path, 5.0, SCALE, reference=path)], config))
-    tiles = inputs["distorted"]
-    tops, lefts = [0, 12, 14], [0, 12, 24, 25]
-    assert tiles.shape == (12, 16, 16, 3) and scores.tolist() == [1.0] * 12
-    covered = np.zeros((30, 41), bool)
-    for tile, (top, left) in zip(tiles, [(t, l) for t in tops for l in lefts]):
-        np.testing.assert_array_equal(tile, image[top : top + 16, left : left + 16])
-        covered[top : top + 16, left : left + 16] = True
-    assert covered.all()
-    np.testing.assert_array_equal(inputs["reference"], tiles)
-
-
-def test_tile_larger_than_image_names_the_file(pairs):
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"dist0\.png is 40x48 .*`tile_size` 64x64"):
-        batches(evaluation_dataset(pairs[:1], PipelineConfig(tile_size=64)))
-
-
 def sample_files(folder):
     """Small files of each format and mode the decoder must match `read_image` on."""
     rng = np.random.default_rng(1)
@@ -310,8 +288,8 @@ def test_skip_drops_and_counts_unreadable_files(with_corrupt_file, caplog):
         ({"crop_size": (16, 0)}, r"crop_size=\(16, 0\)"),
         ({"crop_size": 1.5}, "crop_size=1.5"),
         ({"resize_shorter_side": 10, "resize_to": (8, 8)}, "at most one of"),
-        ({"tile_stride": 4}, "`tile_stride` needs `tile_size`"),
-        ({"tile_size": 8, "tile_stride": 9}, "tile_stride=9"),
+        ({"tile_size": 16}, r"`tile_size` must be an integer >= 32. Received: tile_size=16"),
+        ({"tile_overlap": -1}, "tile_overlap=-1"),
         ({"patches_per_image": -1}, "patches_per_image=-1"),
         ({"num_parallel_calls": 0}, "num_parallel_calls=0"),
     ],

@@ -11,7 +11,8 @@ with values 0-255 unless `preprocess` rescales them; `score` is `Record.score`
   (`patches_per_image` per image) with the same random flip and rotation on both (and on
   every image of a level group) -> batched -> preprocessed -> prefetched.
 - `evaluation_dataset`: records in their order -> whole images (batches of one, or of
-  `batch_size` after a fixed `resize_to`), or every tile of an image as one batch.
+  `batch_size` after a fixed `resize_to`), which `iqa_keras.tiling.Scorer` scores (in
+  tiles when large, as the command does).
 
 Decoding gives exactly what `iqa_keras.io.read_image` gives (grayscale replicated,
 alpha dropped, palettes expanded, 16-bit grayscale scaled by 255/65535, JPEG through
@@ -211,12 +212,11 @@ def evaluation_dataset(
     preprocess: Callable[[tf.Tensor], tf.Tensor] | None = None,
     skipped: SkippedImages | None = None,
 ) -> tf.data.Dataset:
-    """Whole images (or all their tiles) in the order of `records`, for scoring.
+    """Whole images in the order of `records`, for scoring.
 
-    Without `tile_size`, each batch holds one whole image, or `batch_size` images after a
-    fixed `resize_to`. With `tile_size`, each batch holds every tile of one image, each
-    tile labelled with the image's score; average the predictions of a batch to score
-    the image. Skipped images (`on_error="skip"`) leave no batch: see `skipped`.
+    Each batch holds one whole image, or `batch_size` images after a fixed `resize_to`.
+    Skipped images (`on_error="skip"`) leave no batch: see `skipped`. The `tile_*`
+    fields are the scorer's (`iqa_keras.training.predict_scores`), not read here.
 
     Example:
     >>> import os, tempfile, numpy as np
@@ -224,32 +224,26 @@ def evaluation_dataset(
     >>> from iqa_keras.data.records import Record, Scale
     >>> path = os.path.join(tempfile.mkdtemp(), "photo.png")
     >>> Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(path)
-    >>> config = PipelineConfig(tile_size=16, tile_stride=12)
+    >>> config = PipelineConfig(batch_size=2, resize_to=(24, 32))
     >>> inputs, scores = next(iter(evaluation_dataset([Record(path, 2.0, Scale(1.0, 5.0, True))], config)))
     >>> inputs["distorted"].shape, scores.shape
-    (TensorShape([9, 16, 16, 3]), TensorShape([9]))
+    (TensorShape([1, 24, 32, 3]), TensorShape([1]))
     """
     config = config or PipelineConfig()
     columns, with_reference = _record_columns(records, config.use_reference)
     elements = tf.data.Dataset.from_tensor_slices(columns)
     # Evaluation keeps the order of `records`, whatever `config.deterministic` says.
-    if config.tile_size is not None:
-        dataset = _decode_in_parallel(elements, _Tiler(config), config, skipped, deterministic=True)
-        num_batches = len(records)
-    else:
-        resize = _Resizer(config)
-        dataset = _decode_in_parallel(
-            elements,
-            lambda images, element: tf.data.Dataset.from_tensors(
-                (tf.concat(resize(images), -1), element["score"])
-            ),
-            config,
-            skipped,
-            deterministic=True,
-        )
-        batch_size = config.batch_size if config.resize_to is not None else 1
-        dataset = dataset.batch(batch_size)
-        num_batches = math.ceil(len(records) / batch_size)
+    resize = _Resizer(config)
+    dataset = _decode_in_parallel(
+        elements,
+        lambda images, element: tf.data.Dataset.from_tensors((tf.concat(resize(images), -1), element["score"])),
+        config,
+        skipped,
+        deterministic=True,
+    )
+    batch_size = config.batch_size if config.resize_to is not None else 1
+    dataset = dataset.batch(batch_size)
+    num_batches = math.ceil(len(records) / batch_size)
     return _finish(dataset, with_reference, preprocess, config, num_batches)
 
 
@@ -474,35 +468,6 @@ class _Patcher:
 def _uniform_int(seed, limit):
     """A stateless random integer in `[0, limit)`."""
     return tf.random.stateless_uniform([], seed, minval=0, maxval=limit, dtype=tf.int32)
-
-
-class _Tiler:
-    """Resizes images and cuts them into all their tiles, as one batch."""
-
-    def __init__(self, config):
-        self.resize = _Resizer(config)
-        self.size = config.tile_size
-        self.stride = config.tile_stride
-
-    def __call__(self, images, element):
-        images = self.resize(images)
-        images = _require_at_least(
-            images, (self.size, self.size), element["paths"][-1], "tile_size", self.resize.resizes
-        )
-        stack = tf.concat(images, -1)
-        rows = self._tile_indices(tf.shape(stack)[0])
-        columns = self._tile_indices(tf.shape(stack)[1])
-        # (rows, size, W, C) -> (rows, size, columns, size, C) -> (tiles, size, size, C)
-        tiles = tf.gather(tf.gather(stack, rows, axis=0), columns, axis=2)
-        tiles = tf.transpose(tiles, [0, 2, 1, 3, 4])
-        tiles = tf.reshape(tiles, [-1, self.size, self.size, stack.shape[-1]])
-        scores = tf.fill([tf.shape(tiles)[0]], element["score"])
-        return tf.data.Dataset.from_tensors((tiles, scores))
-
-    def _tile_indices(self, length):
-        """Pixel indices `(tiles, size)` of tiles along one axis, the last flush with the edge."""
-        starts = tf.concat([tf.range(0, length - self.size, self.stride), [length - self.size]], 0)
-        return starts[:, None] + tf.range(self.size)[None, :]
 
 
 def _finish(dataset, with_reference, preprocess, config, num_batches):

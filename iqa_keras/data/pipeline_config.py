@@ -19,7 +19,7 @@ _ON_ERROR = ("raise", "skip")
 
 # The fields marked (training) and (evaluation) in PipelineConfig's Args.
 _TRAINING_ONLY = ("crop_size", "patches_per_image", "augment", "level_groups", "shuffle_buffer")
-_EVALUATION_ONLY = ("tile_size", "tile_stride")
+_EVALUATION_ONLY = ("tile_size", "tile_overlap")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,10 +36,10 @@ class PipelineConfig:
         resize_shorter_side: resize so that the shorter side has this many pixels,
             keeping the aspect ratio (bilinear, antialiased). Exclusive with `resize_to`.
         resize_to: resize every image to this `(height, width)`.
-        tile_size: (evaluation) cut each image into square tiles of this side; each batch
-            then holds all tiles of one image, row by row, the last row and column flush
-            with the image's edges so that the tiles cover it.
-        tile_stride: (evaluation) step between tiles, at most `tile_size`; default `tile_size`.
+        tile_size: (evaluation) an image of more than `tile_size**2` pixels is scored in
+            tiles of this side (at least 32), their maps pooled as `iqa-keras score`
+            pools them (`iqa_keras.tiling.Scorer`, which the test figures use).
+        tile_overlap: (evaluation) context, in pixels, around each tile.
         use_reference: feed the reference image when records have one; False trains a
             no-reference model on a full-reference database.
         level_groups: (training) batches filled with level groups: the levels of one
@@ -75,8 +75,8 @@ class PipelineConfig:
     augment: bool = True
     resize_shorter_side: int | None = None
     resize_to: tuple[int, int] | None = None
-    tile_size: int | None = None
-    tile_stride: int | None = None
+    tile_size: int = 1024
+    tile_overlap: int = 64
     use_reference: bool = True
     level_groups: bool = False
     shuffle_buffer: int = 64
@@ -89,7 +89,7 @@ class PipelineConfig:
     def __post_init__(self):
         for name in ("batch_size", "patches_per_image", "shuffle_buffer", "prefetch_batches"):
             _check_positive_int(name, getattr(self, name))
-        for name in ("resize_shorter_side", "tile_size", "tile_stride", "num_parallel_calls"):
+        for name in ("resize_shorter_side", "num_parallel_calls"):
             if getattr(self, name) is not None:
                 _check_positive_int(name, getattr(self, name))
         if isinstance(self.crop_size, int):
@@ -102,16 +102,10 @@ class PipelineConfig:
                 "Set at most one of `resize_shorter_side` and `resize_to`. Received: "
                 f"resize_shorter_side={self.resize_shorter_side}, resize_to={self.resize_to}"
             )
-        if self.tile_stride is not None and self.tile_size is None:
-            raise ValueError(f"`tile_stride` needs `tile_size`. Received: tile_stride={self.tile_stride}")
-        if self.tile_size is not None:
-            stride = self.tile_size if self.tile_stride is None else self.tile_stride
-            if stride > self.tile_size:
-                raise ValueError(
-                    "`tile_stride` must be at most `tile_size` so that tiles cover the image. "
-                    f"Received: tile_size={self.tile_size}, tile_stride={stride}"
-                )
-            object.__setattr__(self, "tile_stride", stride)
+        for name, minimum in (("tile_size", 32), ("tile_overlap", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
         if self.on_error not in _ON_ERROR:
             raise ValueError(f"`on_error` must be one of {_ON_ERROR}. Received: on_error={self.on_error!r}")
         for name in ("augment", "use_reference", "level_groups", "deterministic"):

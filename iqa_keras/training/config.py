@@ -198,9 +198,9 @@ class DataConfig:
         folds, fold: the number of folds and the one tested (from 0), with `split: kfold`;
             `iqa-keras train --splits` trains every fold.
         train: the training batches (`iqa_keras.data.PipelineConfig`).
-        evaluation: the validation and test images (a `PipelineConfig`). With
-            `tile_size`, an image's score is the mean of its tiles', in the validation
-            figures of every epoch (then no `val_loss`) as in the test figures.
+        evaluation: the validation and test images (a `PipelineConfig`), scored as
+            `iqa-keras evaluate` scores them (large images in `tile_size` tiles), in
+            the validation figures of every epoch as in the test figures.
     """
 
     dataset: str = "kadid10k"

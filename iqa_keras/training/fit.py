@@ -42,7 +42,6 @@ from iqa_keras.data import (
     PassCounter,
     PipelineConfig,
     Record,
-    evaluation_dataset,
     read_dataset,
     split_by_content,
     training_dataset,
@@ -213,10 +212,8 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         keras.utils.set_random_seed(config.trainer.seed)
         passes = PassCounter()
         train_data = training_dataset(parts["train"], config.data.train, passes=passes)
-        # Tiled, an image's score is the mean of its tiles': model.fit would rank the tiles.
-        tiled = config.data.evaluation.tile_size is not None
-        validation_data = None if tiled else evaluation_dataset(parts["validation"], config.data.evaluation)
-        image_validation = [ImageValidation(parts["validation"], config.data.evaluation)] if tiled else []
+        # Validated image by image as the test part and the command score (tiles pooled).
+        image_validation = [ImageValidation(parts["validation"], config.data.evaluation)]
         # Not the dataset's cardinality: unknown (-2) when images may be skipped.
         steps_per_epoch = config.data.train.training_batches(len(parts["train"]))
         capacity = config.trainer.srcc_capacity or max(
@@ -247,7 +244,6 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
             try:
                 history = model.fit(
                     train_data,
-                    validation_data=validation_data,
                     epochs=config.trainer.epochs,
                     callbacks=image_validation + run_callbacks + list(callbacks or []),
                     shuffle=False,  # the pipeline shuffles

@@ -1,10 +1,10 @@
 """Scoring records image by image, and validating a training run that way.
 
-`predict_scores` gives each image's score (a tiled image's is the mean of its tiles'),
-as the test figures of a run and `finetune`'s before/after figures use it.
-`ImageValidation` gives an epoch's validation SRCC and PLCC the same way, for runs
-whose evaluation is tiled: `model.fit`'s own validation would rank the tiles one by one,
-each labelled with its image's score, and overflow the streaming SRCC's buffer.
+`predict_scores` gives each image's score through `iqa_keras.tiling.Scorer`, the route
+of `iqa-keras score` and `evaluate` (a large image tiled and pooled as they pool it), so
+a run's test figures and `finetune`'s before/after figures equal what the command
+reports for the same model. `ImageValidation` gives each epoch's validation SRCC and PLCC
+the same way.
 
 Example:
 >>> ImageValidation([], None).records
@@ -20,6 +20,7 @@ import numpy as np
 
 from iqa_keras.data import PipelineConfig, Record, evaluation_dataset
 from iqa_keras.evaluation import plcc, srcc
+from iqa_keras.tiling import Scorer
 
 __all__ = ["predict_scores", "ImageValidation"]
 
@@ -29,34 +30,28 @@ def predict_scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The model's score and the human score (`Record.score`) of each readable image.
 
-    Images go through `evaluation_dataset(records, config)`; with `config.tile_size`
-    an image's score is the mean of its tiles'.
+    Images are read by `evaluation_dataset(records, config)` (resized as it says) and
+    scored by a `Scorer` with the config's `tile_size` and `tile_overlap`.
 
     Returns:
         `(predictions, scores)`, two float64 vectors in the order of `records`.
     """
     config = config or PipelineConfig(batch_size=1)
-    predictions, scores = [], []
-    # A no-reference model evaluated on a full-reference database takes the distorted image only.
-    taken = model.input if isinstance(model.input, dict) else None
+    scorer = model if isinstance(model, Scorer) else Scorer(model, config.tile_size, config.tile_overlap)
     dataset = evaluation_dataset(records, config)
-    missing = sorted(set(taken or ()) - set(dataset.element_spec[0]))
-    if missing:
+    if scorer.full_reference and "reference" not in dataset.element_spec[0]:
         raise ValueError(
-            f"The model takes {', '.join(missing)}, which these records do not give (e.g. "
+            f"The model takes reference, which these records do not give (e.g. "
             f"{records[0].distorted} has no reference image): a full-reference model needs "
             "records with references."
         )
+    predictions, scores = [], []
     for inputs, batch_scores in dataset:
-        if taken is not None:
-            inputs = {name: inputs[name] for name in taken}
-        batch_predictions = np.asarray(model.predict_on_batch(inputs), np.float64).reshape(-1)
-        if config.tile_size is not None:
-            predictions.append([batch_predictions.mean()])
-            scores.append([float(batch_scores[0])])
-        else:
-            predictions.append(batch_predictions)
-            scores.append(np.asarray(batch_scores, np.float64))
+        reference = inputs.get("reference")
+        predictions.append(scorer.score_batch(
+            inputs["distorted"].numpy(), None if reference is None else reference.numpy()
+        ))
+        scores.append(np.asarray(batch_scores, np.float64))
     return np.concatenate(predictions), np.concatenate(scores)
 
 
@@ -70,10 +65,13 @@ class ImageValidation(keras.callbacks.Callback):
     def __init__(self, records: Sequence[Record], config: PipelineConfig | None):
         super().__init__()
         self.records = records
-        self.config = config
+        self.config = config or PipelineConfig(batch_size=1)
+        self._scorer = None
 
     def on_epoch_end(self, epoch, logs=None):
-        predictions, scores = predict_scores(self.model, self.records, self.config)
+        if self._scorer is None:  # one compiled scorer for the run: it reads the current weights
+            self._scorer = Scorer(self.model, self.config.tile_size, self.config.tile_overlap)
+        predictions, scores = predict_scores(self._scorer, self.records, self.config)
         try:  # no logistic fit: Pearson's raw, as the compiled PLCC metric
             figures = {"val_srcc": srcc(predictions, scores), "val_plcc": plcc(predictions, scores)}
         except ValueError:  # fewer than 2 readable images, or a non-finite score
