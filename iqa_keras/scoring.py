@@ -15,7 +15,10 @@ Example:
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import dataclasses
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 
@@ -121,21 +124,34 @@ def score(distorted, reference=None, metric: str | None = None, model=None, colo
     return function(distorted_image, reference_image)
 
 
-def score_files(pairs: Iterable[tuple[str | None, str]], function: Measure, name: str) -> Iterator[PairScore]:
-    """Scores (reference or None, distorted) files one by one; a failing pair yields its error.
+def score_files(
+    pairs: Iterable[tuple[str | None, str]], function: Measure, name: str, read_ahead: int = 2
+) -> Iterator[PairScore]:
+    """Scores (reference or None, distorted) files in order; a failing pair yields its error.
 
+    The next `read_ahead` pairs are decoded on a background thread while the measure runs
+    (decoding and the model release the GIL), so a folder scores at the measure's own rate.
     A bad file never stops the others, whatever the error (unreadable, wrong size, too
     small for the measure, or the model failing on it): its `PairScore` carries `error`
     (naming the file) and no score, so a caller can report it and still keep every other result.
     """
-    for reference, distorted in pairs:
-        try:
-            reference_image, distorted_image = io.read_pair(reference, distorted)
-            value = function(distorted_image, reference_image)
-        except Exception as error:  # noqa: BLE001 - whatever fails, the other files go on
-            yield PairScore(distorted, reference, name, error=failure_message(error, distorted))
-        else:
-            yield PairScore(distorted, reference, name, score=value)
+    pairs = iter(pairs)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="iqa-keras-read") as reader:
+        pending = collections.deque(
+            (pair, reader.submit(io.read_pair, *pair)) for pair in itertools.islice(pairs, read_ahead + 1)
+        )
+        while pending:
+            (reference, distorted), images = pending.popleft()
+            following = next(pairs, None)
+            if following is not None:
+                pending.append((following, reader.submit(io.read_pair, *following)))
+            try:
+                reference_image, distorted_image = images.result()
+                value = function(distorted_image, reference_image)
+            except Exception as error:  # noqa: BLE001 - whatever fails, the other files go on
+                yield PairScore(distorted, reference, name, error=failure_message(error, distorted))
+            else:
+                yield PairScore(distorted, reference, name, score=value)
 
 
 def failure_message(error: Exception, path: str) -> str:
