@@ -68,11 +68,12 @@ def measure(metric: str | None = None, model=None, color: str | None = None, til
     if metric is not None:
         info = metrics.get(metric)
         options = {} if color is None else {"color": color}
+        compiled = _compiled(lambda reference, distorted: info.function(reference, distorted, data_range=255.0, **options))
 
         def classic(distorted, reference):
             if reference is None:
                 raise ValueError(f"Metric {metric!r} is full-reference: it needs a reference image.")
-            return float(info.function(reference, distorted, data_range=255.0, **options))
+            return float(compiled(reference, distorted))
 
         return classic, True, info.name
     from iqa_keras.loading import load
@@ -81,6 +82,19 @@ def measure(metric: str | None = None, model=None, color: str | None = None, til
     name = os.fspath(model) if isinstance(model, (str, os.PathLike)) else getattr(model, "name", "model")
     scorer = Scorer(load(model, compile=False) if isinstance(model, (str, os.PathLike)) else model, tile_size=tile_size)
     return (lambda distorted, reference: scorer(distorted, reference).score), scorer.full_reference, name
+
+
+def _compiled(function):
+    """`function` traced once per input shape on TensorFlow (as a model's
+    `predict_on_batch` is: two to three times faster than eager for the classic metrics);
+    as it is on other backends."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return function
+    import tensorflow as tf
+
+    return tf.function(function, reduce_retracing=True, autograph=False)
 
 
 def default_model(with_reference: bool) -> str:
@@ -136,7 +150,7 @@ def score_files(
     (naming the file) and no score, so a caller can report it and still keep every other result.
     """
     pairs = iter(pairs)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="iqa-keras-read") as reader:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="iqa-keras-read") as reader:
         pending = collections.deque(
             (pair, reader.submit(io.read_pair, *pair)) for pair in itertools.islice(pairs, read_ahead + 1)
         )
