@@ -71,7 +71,9 @@ def test_mixed_records_raise(pairs):
 
 def test_pairs_stay_aligned_through_crop_flip_and_rotation(pairs):
     config = PipelineConfig(batch_size=8, crop_size=16, patches_per_image=6, seed=3)
-    for inputs, _ in batches(training_dataset(pairs, config)):
+    result = batches(training_dataset(pairs, config))
+    assert len(result) == config.training_batches(len(pairs))
+    for inputs, _ in result:
         np.testing.assert_array_equal(inputs["distorted"] - inputs["reference"], 1.0)
 
 
@@ -102,7 +104,9 @@ def test_crops_are_flipped_and_rotated_crops_of_the_image(tmp_path):
 
 def test_non_square_crops_keep_their_shape_under_augmentation(pairs):
     config = PipelineConfig(batch_size=4, crop_size=(16, 8), patches_per_image=4)
-    for inputs, _ in training_dataset(pairs, config):
+    result = batches(training_dataset(pairs, config))
+    assert len(result) == config.training_batches(len(pairs))
+    for inputs, _ in result:
         assert inputs["distorted"].shape[1:] == (16, 8, 3)
 
 
@@ -179,7 +183,9 @@ def test_crop_larger_than_image_names_the_file(pairs):
 
 def test_preprocess_is_applied_to_both_images(pairs):
     config = PipelineConfig(batch_size=4, crop_size=16, augment=False)
-    for inputs, _ in batches(training_dataset(pairs, config, preprocess=lambda images: images / 255.0 - 0.5)):
+    result = batches(training_dataset(pairs, config, preprocess=lambda images: images / 255.0 - 0.5))
+    assert len(result) == config.training_batches(len(pairs))
+    for inputs, _ in result:
         assert inputs["reference"].max() <= 0.5 and inputs["reference"].min() >= -0.5
         np.testing.assert_allclose(inputs["distorted"] - inputs["reference"], 1 / 255.0, atol=1e-6)
 
