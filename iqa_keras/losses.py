@@ -50,7 +50,7 @@ from keras import ops
 from keras.losses import MeanAbsoluteError, MeanSquaredError
 
 from iqa_keras._numbers import is_finite_number
-from iqa_keras.evaluation import _one_score_per_sample
+from iqa_keras.correlation_metrics import _one_score_per_sample
 
 __all__ = [
     "PLCCLoss",

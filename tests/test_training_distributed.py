@@ -26,7 +26,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras, numpy as np
-from iqa_keras.evaluation import PLCC, SRCC
+from iqa_keras.correlation_metrics import PLCC, SRCC
 from iqa_keras.losses import MeanSquaredError
 from iqa_keras.training import ModelConfig, make_strategy
 

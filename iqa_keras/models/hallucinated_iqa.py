@@ -72,7 +72,7 @@ import keras
 from keras import ops
 
 from iqa_keras._numbers import is_finite_number
-from iqa_keras.evaluation import PLCC, SRCC
+from iqa_keras.correlation_metrics import PLCC, SRCC
 from iqa_keras.layers import ResizeLike
 from iqa_keras.losses import CombinedLoss, MeanAbsoluteError, PairwiseRankingLoss
 from iqa_keras.models._arguments import checked_output_keys, is_auto

@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from iqa_keras.evaluation import PLCC, SRCC
+from iqa_keras.correlation_metrics import PLCC, SRCC
 from iqa_keras.layers import (
     AttentionBlock,
     attention_pooled,

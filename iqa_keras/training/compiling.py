@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import keras
 
-from iqa_keras.evaluation import PLCC, SRCC
+from iqa_keras.correlation_metrics import PLCC, SRCC
 from iqa_keras.losses import CombinedLoss
 from iqa_keras.models import HallucinatedIQA
 from iqa_keras.training.config import GanConfig, LossTerm, OptimizerConfig
