@@ -126,6 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--color", choices=("rgb", "y", "gray"), help="colour handling; default: the metric's own")
     _add_format(score)
+    _add_tile_size(score)
     score.add_argument("--output", "-o", metavar="FILE",
                        help="write the result to FILE (atomically, in --format) instead of the terminal")
     score.add_argument("--overwrite", action="store_true", help="let --output replace an existing FILE")
@@ -305,6 +306,7 @@ def _build_parser() -> argparse.ArgumentParser:
     maps.add_argument("--reference", "-r", metavar="REF", help="reference image or folder (full-reference models)")
     maps.add_argument("--out", metavar="DIR", help="folder for the overlays; default: next to each image")
     maps.add_argument("--alpha", type=_opacity, default=0.5, help="opacity of the heat map, 0-1; default: 0.5")
+    _add_tile_size(maps)
     maps.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     maps.set_defaults(run=_run_maps)
 
@@ -341,6 +343,7 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--plot", metavar="PNG", help="write a scatter plot with the logistic fit")
     evaluate.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     _add_format(evaluate)
+    _add_tile_size(evaluate)
     evaluate.set_defaults(run=_run_evaluate)
 
     models = commands.add_parser(
@@ -352,6 +355,18 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     models.set_defaults(run=_run_models)
     return parser
+
+
+def _add_tile_size(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tile-size", type=_tile_side, metavar="PIXELS",
+        help="learned models: score images of more than PIXELS squared pixels in tiles of this side "
+             "(memory bounded by the tile; a training config's data.evaluation.tile_size); default: 1024",
+    )
+
+
+def _tiling(arguments) -> dict:
+    return {} if arguments.tile_size is None else {"tile_size": arguments.tile_size}
 
 
 def _add_format(parser: argparse.ArgumentParser) -> None:
@@ -392,7 +407,9 @@ def _run_score(arguments) -> int:
     if arguments.metric is None and arguments.model is None:
         arguments.model = scoring.default_model(any(reference is not None for reference, _ in pairs))
     try:
-        function, needs_reference, name = scoring.measure(arguments.metric, arguments.model, arguments.color)
+        function, needs_reference, name = scoring.measure(
+            arguments.metric, arguments.model, arguments.color, arguments.tile_size
+        )
     except (FileNotFoundError, ModelLoadError) as error:
         print(f"iqa-keras score: error: {error}", file=sys.stderr)
         return EXIT_FAILED_INPUT
@@ -671,7 +688,7 @@ def _run_maps(arguments) -> int:
         print(f"iqa-keras maps: error: --out {arguments.out} is a file, not a folder", file=sys.stderr)
         return EXIT_USAGE
     try:
-        scorer = Scorer(load(arguments.model, compile=False))
+        scorer = Scorer(load(arguments.model, compile=False), **_tiling(arguments))
         if scorer.full_reference != (arguments.reference is not None):
             print("iqa-keras maps: error: " + (
                 "this model is full-reference: give --reference" if scorer.full_reference
@@ -729,7 +746,7 @@ def _run_evaluate(arguments) -> int:
         print(f"iqa-keras evaluate: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        function, _, name = scoring.measure(arguments.metric, arguments.model)
+        function, _, name = scoring.measure(arguments.metric, arguments.model, tile_size=arguments.tile_size)
         records = read_dataset(arguments.dataset, arguments.root)
         parts = protocol.evaluation_parts(records, arguments.split, arguments.part, arguments.seed,
                                           arguments.repeats, arguments.folds)
@@ -797,6 +814,13 @@ def _data_error_message(error) -> str:
 
     found = re.search(r"\b(?:ImageReadError|ValueError): (.+)", error.message)
     return found[1].strip() if found else error.message.splitlines()[0]
+
+
+def _tile_side(text: str) -> int:
+    """argparse type: an integer of at least 32 (the tiles' alignment)."""
+    if not text.strip().isdigit() or int(text) < 32:
+        raise argparse.ArgumentTypeError(f"must be an integer of at least 32, not {text!r}")
+    return int(text)
 
 
 def _opacity(text: str) -> float:

@@ -49,11 +49,12 @@ class PairScore:
     error: str | None = None
 
 
-def measure(metric: str | None = None, model=None, color: str | None = None, tile_size: int = 1024):
+def measure(metric: str | None = None, model=None, color: str | None = None, tile_size: int | None = None):
     """Makes the scoring function for a classic metric or a learned model.
 
     Returns `(function, needs_reference, name)`: `function(distorted, reference)` takes
-    HxWx3 float32 arrays with values 0-255 and returns a float.
+    HxWx3 float32 arrays with values 0-255 and returns a float. A learned model scores
+    through `iqa_keras.tiling.Scorer` with `tile_size` (default 1024).
 
     Example:
     >>> function, needs_reference, name = measure(metric="mse")
@@ -65,6 +66,9 @@ def measure(metric: str | None = None, model=None, color: str | None = None, til
         raise ValueError(f"Pass exactly one of `metric` and `model`. Received: metric={metric!r}, model={model!r}")
     if model is not None and color is not None:
         raise ValueError(f"`color` applies to classic metrics; a model reads RGB. Received: color={color!r}")
+    if metric is not None and tile_size is not None:
+        raise ValueError(f"`tile_size` applies to learned models; a metric scores whole images. "
+                         f"Received: tile_size={tile_size!r}")
     if metric is not None:
         info = metrics.get(metric)
         options = {} if color is None else {"color": color}
@@ -80,7 +84,8 @@ def measure(metric: str | None = None, model=None, color: str | None = None, til
     from iqa_keras.tiling import Scorer
 
     name = os.fspath(model) if isinstance(model, (str, os.PathLike)) else getattr(model, "name", "model")
-    scorer = Scorer(load(model, compile=False) if isinstance(model, (str, os.PathLike)) else model, tile_size=tile_size)
+    tiling = {} if tile_size is None else {"tile_size": tile_size}
+    scorer = Scorer(load(model, compile=False) if isinstance(model, (str, os.PathLike)) else model, **tiling)
     return (lambda distorted, reference: scorer(distorted, reference).score), scorer.full_reference, name
 
 

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import iqa_keras
 from iqa_keras.scoring import EXAMPLE_IMAGES
+from iqa_keras.tiling import Scorer
 
 REFERENCE, JPEG, BLUR = (EXAMPLE_IMAGES[k] for k in ("reference", "distorted_jpeg", "distorted_blur"))
 
@@ -559,3 +561,27 @@ def test_serve_refuses_limits_out_of_range_before_loading_anything(tmp_path):
     assert code == 2 and "`request_timeout` must be a positive number of seconds" in err
     code, out, _ = run("serve", "--help")
     assert code == 0 and "--max-pixels N" in out and "default: 33554432" in out
+
+
+def test_tile_size_tiles_a_learned_models_images_as_the_scorer_does(capsys):
+    from iqa_keras.cli import main
+
+    argv = ["score", "--model", "fr-default", "-r", REFERENCE, JPEG, "-f", "json", "--no-progress"]
+    assert main([*argv, "--tile-size", "64"]) == 0
+    (tiled,) = json.loads(capsys.readouterr().out)
+    assert main(argv) == 0
+    (whole,) = json.loads(capsys.readouterr().out)
+    scorer = Scorer(iqa_keras.load("fr-default"), tile_size=64)
+    expected = scorer(iqa_keras.io.read_image(JPEG), reference=iqa_keras.io.read_image(REFERENCE)).score
+    assert tiled["score"] == pytest.approx(expected, abs=1e-5) and tiled["score"] != whole["score"]
+    for argv, message in (
+        (["score", "--model", "fr-default", "-r", REFERENCE, JPEG, "--tile-size", "16"],
+         "--tile-size: must be an integer of at least 32, not '16'"),
+        (["maps", "--model", "nr-default", JPEG, "--tile-size", "x"], "--tile-size: must be an integer"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        assert message in capsys.readouterr().err
+    assert main(["score", "-m", "psnr", "-r", REFERENCE, JPEG, "--tile-size", "64"]) == 2
+    assert "`tile_size` applies to learned models" in capsys.readouterr().err
