@@ -228,7 +228,7 @@ def test_a_reader_option_value_the_reader_refuses_is_named_as_the_config_field(t
     ("data.evaluation.crop_size=16", r"`data.evaluation.crop_size` applies to training batches only, and would be ignored here"),
     ("data.evaluation.patches_per_image=2", r"`data.evaluation.patches_per_image` applies to training batches only"),
     ("data.evaluation.augment=false", r"`data.evaluation.augment` applies to training batches only"),
-    ("data.train.tile_size=8", r"`data.train.tile_size` applies to evaluation batches only"),
+    ("data.train.tile_size=64", r"`data.train.tile_size` applies to evaluation batches only"),
     ("losses=[{name: mae, weight: 0}]", r"`losses` must give at least one term a positive weight. Received weights: \[0"),
     ("data.split=official", r"`data.ratios` applies to split: content only"),
 ])  # fmt: skip
