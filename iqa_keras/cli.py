@@ -365,10 +365,6 @@ def _add_tile_size(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _tiling(arguments) -> dict:
-    return {} if arguments.tile_size is None else {"tile_size": arguments.tile_size}
-
-
 def _add_format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", "-f", choices=("table", "csv", "json", "jsonl"), default="table",
@@ -688,7 +684,7 @@ def _run_maps(arguments) -> int:
         print(f"iqa-keras maps: error: --out {arguments.out} is a file, not a folder", file=sys.stderr)
         return EXIT_USAGE
     try:
-        scorer = Scorer(load(arguments.model, compile=False), **_tiling(arguments))
+        scorer = Scorer(load(arguments.model, compile=False), arguments.tile_size)
         if scorer.full_reference != (arguments.reference is not None):
             print("iqa-keras maps: error: " + (
                 "this model is full-reference: give --reference" if scorer.full_reference

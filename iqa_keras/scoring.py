@@ -84,8 +84,7 @@ def measure(metric: str | None = None, model=None, color: str | None = None, til
     from iqa_keras.tiling import Scorer
 
     name = os.fspath(model) if isinstance(model, (str, os.PathLike)) else getattr(model, "name", "model")
-    tiling = {} if tile_size is None else {"tile_size": tile_size}
-    scorer = Scorer(load(model, compile=False) if isinstance(model, (str, os.PathLike)) else model, **tiling)
+    scorer = Scorer(load(model, compile=False) if isinstance(model, (str, os.PathLike)) else model, tile_size)
     return (lambda distorted, reference: scorer(distorted, reference).score), scorer.full_reference, name
 
 

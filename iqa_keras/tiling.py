@@ -39,6 +39,8 @@ import numpy as np
 
 __all__ = ["Prediction", "Scorer", "aligned"]
 
+DEFAULT_TILE_SIZE = 1024
+
 # Tile corners and margins are multiples of this, so that tiles map to whole feature cells
 # for every encoder (the coarsest stride of the keras.applications backbones is 32).
 _ALIGNMENT = 32
@@ -61,12 +63,13 @@ class Scorer:
             `reference` and `distorted` make it full-reference, `distorted` alone
             no-reference.
         tile_size: images with more than `tile_size**2` pixels are scored in tiles of
-            this side (rounded up to a multiple of 32).
+            this side (rounded up to a multiple of 32); None for 1024.
         overlap: context, in pixels, added around each tile (rounded up to a multiple
             of 32) and cropped off its maps.
     """
 
-    def __init__(self, model, tile_size: int = 1024, overlap: int = 64):
+    def __init__(self, model, tile_size: int | None = None, overlap: int = 64):
+        tile_size = DEFAULT_TILE_SIZE if tile_size is None else tile_size
         for name, value, minimum in (("tile_size", tile_size, _ALIGNMENT), ("overlap", overlap, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}")
@@ -116,12 +119,14 @@ class Scorer:
         distorted = np.asarray(distorted, np.float32)
         if distorted.ndim != 4:
             raise ValueError(f"`distorted` must be a batch NxHxWx3. Received: distorted.shape={distorted.shape}")
-        references = [None] * len(distorted) if reference is None or not self.full_reference else reference
+        if not self.full_reference:
+            reference = None
+        references = [None] * len(distorted) if reference is None else reference
         height, width = distorted.shape[1:3]
         if len(distorted) == 1 or height * width > self.tile_size**2:
             return np.array([self(image, other).score for image, other in zip(distorted, references)])
-        for index in range(len(distorted)):  # the checks of `__call__`, image by image
-            self._checked_pair(distorted[index], references[index])
+        for image, other in zip(distorted, references):  # the checks of `__call__`, image by image
+            self._checked_pair(image, other)
         weighted, weights, _, _ = self._run(distorted, None if reference is None else np.asarray(reference, np.float32))
         return weighted / weights
 
@@ -141,7 +146,7 @@ class Scorer:
 
     def _run(self, distorted, reference):
         """Sums `(q * w, w)` per image and the maps of a batch (N of each; maps NxHxW)."""
-        inputs = self._inputs(distorted, reference if self.full_reference else None)
+        inputs = self._inputs(distorted, reference)
         outputs = self._maps_model.predict_on_batch(inputs)
         quality = np.asarray(outputs["quality_map"], np.float64)[..., 0]
         attention = np.asarray(outputs["attention_map"], np.float64)[..., 0]

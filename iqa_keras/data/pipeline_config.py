@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from iqa_keras.tiling import DEFAULT_TILE_SIZE
+
 __all__ = ["PipelineConfig"]
 
 _ON_ERROR = ("raise", "skip")
@@ -75,7 +77,7 @@ class PipelineConfig:
     augment: bool = True
     resize_shorter_side: int | None = None
     resize_to: tuple[int, int] | None = None
-    tile_size: int = 1024
+    tile_size: int = DEFAULT_TILE_SIZE
     tile_overlap: int = 64
     use_reference: bool = True
     level_groups: bool = False

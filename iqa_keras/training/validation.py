@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import keras
@@ -26,19 +27,23 @@ __all__ = ["predict_scores", "ImageValidation"]
 
 
 def predict_scores(
-    model: keras.Model, records: Sequence[Record], config: PipelineConfig | None = None
+    model: keras.Model | Scorer, records: Sequence[Record], config: PipelineConfig | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The model's score and the human score (`Record.score`) of each readable image.
 
-    Images are read by `evaluation_dataset(records, config)` (resized as it says) and
-    scored by a `Scorer` with the config's `tile_size` and `tile_overlap`.
+    Images are read by `evaluation_dataset(records, config)` (resized as it says; the
+    references only for a full-reference model) and scored by a `Scorer` with the
+    config's `tile_size` and `tile_overlap`, or by the `Scorer` passed as `model`.
 
     Returns:
         `(predictions, scores)`, two float64 vectors in the order of `records`.
     """
     config = config or PipelineConfig(batch_size=1)
     scorer = model if isinstance(model, Scorer) else Scorer(model, config.tile_size, config.tile_overlap)
-    dataset = evaluation_dataset(records, config)
+    # A no-reference model on a full-reference database: its references are not decoded.
+    dataset = evaluation_dataset(records, config if scorer.full_reference else dataclasses.replace(
+        config, use_reference=False
+    ))
     if scorer.full_reference and "reference" not in dataset.element_spec[0]:
         raise ValueError(
             f"The model takes reference, which these records do not give (e.g. "
