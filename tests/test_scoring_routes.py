@@ -17,7 +17,7 @@ from iqa_keras.data import read_dataset, split_by_content
 from iqa_keras.evaluation import evaluate
 from iqa_keras.export import export_saved_model
 from iqa_keras.serving import Client, ModelServer
-from iqa_keras.training import ModelConfig, config_from_dict, finetune, predict_scores, train
+from iqa_keras.training import ModelConfig, build_model, config_from_dict, split_records, finetune, predict_scores, train
 from test_training_fit import TINY_MODEL, tiny_values, write_kadid_layout, write_ratings_csv
 
 FIGURES = ("srcc", "krcc", "plcc", "plcc_raw", "rmse")
@@ -29,7 +29,7 @@ def rated(tmp_path_factory):
     folder = tmp_path_factory.mktemp("routes")
     data_csv = write_ratings_csv(folder, references=4, seed=3, with_reference=True)
     model_path = str(folder / "model.keras")
-    ModelConfig(arguments=TINY_MODEL).build().save(model_path)
+    build_model(ModelConfig(arguments=TINY_MODEL)).save(model_path)
     return model_path, str(data_csv), read_dataset("csv", str(data_csv))
 
 
@@ -70,7 +70,7 @@ def test_a_training_runs_test_figures_equal_python_on_its_best_model(tmp_path):
     root = write_kadid_layout(str(tmp_path / "kadid"))
     config = config_from_dict(tiny_values(root, tmp_path / "run", epochs=1))
     result = train(config)
-    test = config.data.split_records(read_dataset("kadid10k", root))["test"]
+    test = split_records(config.data, read_dataset("kadid10k", root))["test"]
     model = iqa_keras.load(result.best_model_path)
     scores = [iqa_keras.score(r.distorted, reference=r.reference, model=model) for r in test]
     assert_same_figures(result.metrics["test"], evaluate(scores, [record.score for record in test]))

@@ -14,10 +14,13 @@ from iqa_keras.training.config import (
     LossTerm,
     ModelConfig,
     TrainingConfig,
+    build_model,
     config_from_dict,
     config_to_dict,
     load_config,
+    read_parts,
     save_config,
+    split_records,
 )
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,7 +131,7 @@ def test_unknown_keys_are_rejected_by_name(override, message):
 def test_model_values_are_checked_by_the_constructor_when_built():
     config = ModelConfig(arguments={"fusion_filters": 0})
     with pytest.raises(ConfigError, match="`arguments.fusion_filters` .*Received: fusion_filters=0"):
-        config.build()
+        build_model(config)
 
 
 @pytest.mark.parametrize("name", ["kadid10k_fr", "tid2013_fr", "pipal_fr", "synthetic_fr"])
@@ -136,7 +139,7 @@ def test_shipped_training_configs_load(name):
     config = load_config(os.path.join(REPOSITORY, "training", f"{name}.yaml"))
     assert isinstance(config, TrainingConfig) and config.data.root and config.output_dir
     assert not os.path.isabs(config.data.root)
-    ModelConfig(**config_to_dict(config)["model"]).build()
+    build_model(ModelConfig(**config_to_dict(config)["model"]))
 
 
 def test_an_official_split_of_records_without_one_is_named_as_the_config_field():
@@ -145,7 +148,7 @@ def test_an_official_split_of_records_without_one_is_named_as_the_config_field()
     records = [Record(f"I{index:02d}.png", 3.0, Scale(1.0, 5.0, True), content_id=f"I{index:02d}")
                for index in range(4)]
     with pytest.raises(ConfigError, match=r"`data.split` is 'official', but None of the 4 records has an official"):
-        DataConfig(dataset="kadid10k", root="x", split="official").split_records(records)
+        split_records(DataConfig(dataset="kadid10k", root="x", split="official"), records)
 
 
 def test_data_options_reach_the_reader(tmp_path):
@@ -153,8 +156,8 @@ def test_data_options_reach_the_reader(tmp_path):
     ratings.write_text("distorted,score\n" + "".join(f"image{index}.png,{index}\n" for index in range(1, 6)))
     for index in range(1, 6):
         (tmp_path / f"image{index}.png").write_bytes(b"")  # only their existence is checked
-    default = DataConfig(dataset="csv", root=str(ratings)).read_parts()
-    lower_is_better = DataConfig(dataset="csv", root=str(ratings), options={"higher_is_better": False}).read_parts()
+    default = read_parts(DataConfig(dataset="csv", root=str(ratings)))
+    lower_is_better = read_parts(DataConfig(dataset="csv", root=str(ratings), options={"higher_is_better": False}))
     scores = {record.distorted: record.score for part in default.values() for record in part}
     flipped = {record.distorted: record.score for part in lower_is_better.values() for record in part}
     assert scores.keys() == flipped.keys() and len(scores) == 5
@@ -209,7 +212,7 @@ def test_ratios_the_data_cannot_meet_are_named_as_the_config_field():
     records = [Record(f"I{index:02d}.png", 3.0, Scale(1.0, 5.0, True), content_id=f"I{index:02d}")
                for index in range(2)]
     with pytest.raises(ConfigError, match=r"`data.ratios` cannot be met by x: Cannot split 2 contents into 3"):
-        DataConfig(dataset="kadid10k", root="x").split_records(records)
+        split_records(DataConfig(dataset="kadid10k", root="x"), records)
 
 
 @pytest.mark.parametrize("options, message", [
@@ -221,7 +224,7 @@ def test_a_reader_option_value_the_reader_refuses_is_named_as_the_config_field(t
     ratings.write_text("distorted,score\nimage.png,1\n")
     (tmp_path / "image.png").write_bytes(b"")
     with pytest.raises(ConfigError, match=message):
-        DataConfig(dataset="csv", root=str(ratings), options=options).read_parts()
+        read_parts(DataConfig(dataset="csv", root=str(ratings), options=options))
 
 
 @pytest.mark.parametrize("override, message", [

@@ -28,7 +28,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras, numpy as np
 from iqa_keras.correlation_metrics import PLCC, SRCC
 from iqa_keras.losses import MeanSquaredError
-from iqa_keras.training import ModelConfig, make_strategy
+from iqa_keras.training import ModelConfig, build_model, make_strategy
 
 rng = np.random.default_rng(0)
 reference = rng.uniform(0, 255, (2, 4, 32, 32, 3)).astype("float32")
@@ -43,7 +43,7 @@ for name in ("one", "mirrored"):
     strategy = make_strategy(name)
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        model = ModelConfig(arguments=json.loads(sys.argv[1])).build()
+        model = build_model(ModelConfig(arguments=json.loads(sys.argv[1])))
         # Plain SGD and a smooth loss: Adam's steps hardly depend on the gradients' scale,
         # so they would hide replicas' gradients summed instead of averaged, and the
         # correlation losses' steep gradients on a fresh model amplify rounding errors.

@@ -20,12 +20,15 @@ from iqa_keras.training import (
     LossTerm,
     ModelConfig,
     OptimizerConfig,
+    build_model,
     compile_model,
     config_from_dict,
     finetune,
     load_config,
     precision_policy,
     predict_scores,
+    read_parts,
+    split_records,
     train,
 )
 from iqa_keras.atomic import OUTPUT_MARKER
@@ -280,7 +283,7 @@ def test_tiled_validation_pools_the_tiles_as_the_scorer(kadid_root, tmp_path):
         "batch_size": 3, "resize_to": [64, 64], "tile_size": 32, "tile_overlap": 0, "num_parallel_calls": 2
     }
     config = config_from_dict(values)
-    validation = config.data.split_records(read_dataset("kadid10k", str(kadid_root)))["validation"]
+    validation = split_records(config.data, read_dataset("kadid10k", str(kadid_root)))["validation"]
     result = train(config)
     tiled, _ = predict_scores(result.model, validation, config.data.evaluation)
     whole, _ = predict_scores(result.model, validation, dataclasses.replace(config.data.evaluation, tile_size=64))
@@ -297,7 +300,7 @@ def test_mixed_bfloat16_fit_on_cpu_keeps_float32_outputs():
     distorted = np.clip(reference + rng.normal(0, 30, reference.shape), 0, 255).astype("float32")
     scores = rng.uniform(0, 1, (8, 1)).astype("float32")
     with precision_policy("mixed_bfloat16"):
-        model = ModelConfig(arguments=TINY_MODEL).build()
+        model = build_model(ModelConfig(arguments=TINY_MODEL))
         compile_model(model, [LossTerm("mae"), LossTerm("plcc")], OptimizerConfig(warmup_epochs=0), 2, 1, 64)
         history = model.fit(
             {"reference": reference, "distorted": distorted}, scores, batch_size=4, epochs=1, verbose=0
@@ -314,7 +317,7 @@ def test_mixed_bfloat16_fit_on_cpu_keeps_float32_outputs():
 def test_finetune_reports_before_and_after_and_keeps_the_frozen_encoder(tmp_path):
     data_csv = write_ratings_csv(tmp_path, references=10, seed=2, with_reference=True)
     keras.utils.set_random_seed(0)
-    original = ModelConfig(arguments=TINY_MODEL).build()
+    original = build_model(ModelConfig(arguments=TINY_MODEL))
     original.save(tmp_path / "model.keras")
 
     result = finetune(
@@ -350,7 +353,7 @@ def test_train_and_finetune_refuse_a_folder_of_the_users_own_files(kadid_root, t
     with pytest.raises(FileExistsError, match=r"output_dir .*mine holds files that iqa-keras did not write \(e.g. best.keras\)"):
         train(config_from_dict(tiny_values(kadid_root, mine)))
     data_csv = write_ratings_csv(tmp_path, references=10, seed=2, with_reference=True)
-    ModelConfig(arguments=TINY_MODEL).build().save(tmp_path / "model.keras")
+    build_model(ModelConfig(arguments=TINY_MODEL)).save(tmp_path / "model.keras")
     with pytest.raises(FileExistsError, match=r"holds files that iqa-keras did not write \(e.g. best.keras\)"):
         finetune(tmp_path / "model.keras", data_csv, mine, epochs=1, crop_size=32)
     assert sorted(os.listdir(mine)) == ["best.keras", "config.yaml"]
@@ -359,7 +362,7 @@ def test_train_and_finetune_refuse_a_folder_of_the_users_own_files(kadid_root, t
 
 def test_finetune_refuses_images_without_references_for_a_full_reference_model_and_whole_image_batches(tmp_path):
     data_csv = write_ratings_csv(tmp_path, references=5, seed=4, with_reference=False)
-    ModelConfig(arguments=TINY_MODEL).build().save(tmp_path / "fr.keras")
+    build_model(ModelConfig(arguments=TINY_MODEL)).save(tmp_path / "fr.keras")
     with pytest.raises(ValueError, match=r"takes reference, which these records do not give .*my_images"):
         finetune(tmp_path / "fr.keras", data_csv, tmp_path / "out", crop_size=32)
     with pytest.raises(ValueError, match=r"`crop_size=None` trains on whole images.*batch_size=8"):
@@ -370,7 +373,7 @@ def test_finetune_refuses_images_without_references_for_a_full_reference_model_a
 def test_finetune_of_a_no_reference_model_keeps_its_generator_and_discriminator(tmp_path):
     data_csv = write_ratings_csv(tmp_path, references=12, seed=3, with_reference=False)
     keras.utils.set_random_seed(0)
-    original = ModelConfig(name="hallucinated_iqa", arguments=TINY_NR_MODEL).build()
+    original = build_model(ModelConfig(name="hallucinated_iqa", arguments=TINY_NR_MODEL))
     original.save(tmp_path / "nr.keras")
 
     result = finetune(tmp_path / "nr.keras", data_csv, tmp_path / "out",
@@ -401,7 +404,7 @@ def test_finetune_without_freezing_trains_the_parts_a_recipe_b_model_froze_at_it
     monkeypatch.setattr(fit_module, "compile_model", recording)
     data_csv = write_ratings_csv(tmp_path, references=10, seed=5, with_reference=True)
     keras.utils.set_random_seed(0)
-    original = HallucinatedIQA.for_no_reference_data(ModelConfig(name="hallucinated_iqa", arguments=TINY_NR_MODEL).build())
+    original = HallucinatedIQA.for_no_reference_data(build_model(ModelConfig(name="hallucinated_iqa", arguments=TINY_NR_MODEL)))
     original.save(tmp_path / "recipe_b.keras")  # its generator and discriminator saved frozen
 
     result = finetune(tmp_path / "recipe_b.keras", data_csv, tmp_path / "out", freeze_encoder=False,
@@ -434,7 +437,7 @@ def test_a_full_reference_run_without_references_is_refused_before_its_folder_is
 
 def test_finetune_names_a_held_out_part_too_small_to_score(tmp_path):
     data_csv = write_ratings_csv(tmp_path, references=2, seed=6, with_reference=False)  # 6 images
-    ModelConfig(arguments=TINY_MODEL).build().save(tmp_path / "model.keras")
+    build_model(ModelConfig(arguments=TINY_MODEL)).save(tmp_path / "model.keras")
     with pytest.raises(ValueError, match=r"`validation_split` 0.2 of .* holds out 1 image\(s\); the before/after correlations need at least 2"):
         finetune(tmp_path / "model.keras", data_csv, tmp_path / "out", crop_size=32)
 
@@ -517,7 +520,7 @@ def test_training_per_split_writes_each_splits_figures_and_the_median_and_resume
         run = tmp_path / "splits" / f"split-{index:02d}"
         config = load_config(run / "config.yaml")
         assert config.data.repeat == index - 1
-        tested.append({record.content_id for record in config.data.read_parts()["test"]})
+        tested.append({record.content_id for record in read_parts(config.data)["test"]})
     assert tested[0] != tested[1]  # two random splits, not one twice
     recorder = EpochRecorder()
     assert train_splits(config_from_dict(values), 2, callbacks=[recorder]) == rows  # finished: read back
@@ -535,7 +538,7 @@ def test_kfold_training_tests_every_content_once(kadid_root, tmp_path):
     with pytest.raises(ConfigError, match=r"`splits` must equal data.folds \(2\) with split: kfold. Received: 3"):
         train_splits(config_from_dict(values), 3)
     rows = train_splits(config_from_dict(values), 2)
-    parts = [load_config(tmp_path / "folds" / f"split-{i:02d}" / "config.yaml").data.read_parts() for i in (1, 2)]
+    parts = [read_parts(load_config(tmp_path / "folds" / f"split-{i:02d}" / "config.yaml").data) for i in (1, 2)]
     tested = [{record.content_id for record in part["test"]} for part in parts]
     assert not tested[0] & tested[1] and len(tested[0] | tested[1]) == 12
     assert [row["n"] for row in rows[:2]] == [len(part["test"]) for part in parts]

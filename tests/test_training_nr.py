@@ -18,7 +18,7 @@ from scipy import ndimage
 from iqa_keras.atomic import OUTPUT_MARKER
 from iqa_keras.data.generate import generate_dataset
 from iqa_keras.models import HallucinatedIQA
-from iqa_keras.training import ConfigError, ModelConfig, config_from_dict, load_config, train
+from iqa_keras.training import ConfigError, ModelConfig, build_model, config_from_dict, load_config, train
 
 # The test parts hold 2 to 4 images: too few for the fitted PLCC, which is then nan.
 pytestmark = pytest.mark.filterwarnings("ignore::iqa_keras.evaluation.LogisticFitWarning")
@@ -170,7 +170,7 @@ def test_a_missing_pretrained_file_is_named_before_the_run_starts(no_reference_c
 
 
 def test_a_pretrained_model_that_is_not_hallucinated_iqa_is_rejected(no_reference_csv, tmp_path):
-    siamese = ModelConfig(arguments={"encoder_options": {"filters": [4, 4, 4, 4]}, "fusion_filters": 4}).build()
+    siamese = build_model(ModelConfig(arguments={"encoder_options": {"filters": [4, 4, 4, 4]}, "fusion_filters": 4}))
     siamese.save(tmp_path / "siamese.keras")
     config = config_from_dict(no_reference_values(no_reference_csv, tmp_path / "run", tmp_path / "siamese.keras"))
     with pytest.raises(ConfigError, match="`model.pretrained` must be a saved HallucinatedIQA.*a SiameseDifferenceIQA"):
@@ -178,11 +178,11 @@ def test_a_pretrained_model_that_is_not_hallucinated_iqa_is_rejected(no_referenc
 
 
 def test_a_fresh_regressor_can_replace_the_pretrained_one(tmp_path):
-    pretrained = ModelConfig("hallucinated_iqa", TINY_PARTS).build()
+    pretrained = build_model(ModelConfig("hallucinated_iqa", TINY_PARTS))
     pretrained.save(tmp_path / "pretrained.keras")
-    model = ModelConfig(
+    model = build_model(ModelConfig(
         "hallucinated_iqa", {"regressor": {"filters": 4, "num_residual_blocks": 0}}, str(tmp_path / "pretrained.keras")
-    ).build()
+    ))
     assert model.regressor.filters == 4 and model.generator.filters == 8 and not model.generator.trainable
 
 
@@ -204,7 +204,7 @@ def test_shipped_configs_load_and_validate(path):
     assert config.output_dir and not os.path.isabs(config.output_dir)
     if config.model.pretrained is None:  # recipe (a): references teach the generator
         assert config.gan is not None and config.data.dataset == "kadid10k"
-        ModelConfig(config.model.name, config.model.arguments).build()
+        build_model(ModelConfig(config.model.name, config.model.arguments))
     else:  # recipe (b): the synthetic run's generator
         assert config.gan is None and config.model.pretrained == "runs/synthetic_nr/best.keras"
     if config.data.dataset == "spaq":
@@ -244,4 +244,4 @@ def test_bad_values_are_rejected_naming_the_field(override, message):
 def test_part_values_are_checked_by_the_part_when_built():
     config = config_from_dict(BASE, {"model.arguments.generator.filters": 0})
     with pytest.raises(ConfigError, match="`arguments.generator.filters` .*Received: filters=0"):
-        config.model.build()
+        build_model(config.model)

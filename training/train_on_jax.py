@@ -3,7 +3,7 @@
     KERAS_BACKEND=jax python training/train_on_jax.py training/synthetic_fr.yaml \\
         --set data.root=data/synthetic
 
-The same config as `iqa-keras train CONFIG` and the same split (`DataConfig.split_records`),
+The same config as `iqa-keras train CONFIG` and the same split (`iqa_keras.training.config.split_records`),
 model, losses and optimizers (`compile_model`), but fed from memory by
 `iqa_keras.data.arrays.CropBatches` instead of the tf.data pipeline, and a
 `HallucinatedIQA` trained by `iqa_keras.training.jax_gan.fit_hallucinated_iqa`. After
@@ -36,7 +36,7 @@ from iqa_keras.evaluation import evaluate
 from iqa_keras.io import read_image
 from iqa_keras.models import HallucinatedIQA
 from iqa_keras.training.compiling import compile_model
-from iqa_keras.training.config import load_config, save_config
+from iqa_keras.training.config import build_model, load_config, read_parts, save_config
 from iqa_keras.training.jax_gan import fit_hallucinated_iqa
 from iqa_keras.training.precision import precision_policy
 
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     except FileExistsError as error:
         parser.error(str(error))
     save_config(config, os.path.join(config.output_dir, "config.yaml"))
-    parts = config.data.read_parts()
+    parts = read_parts(config.data)
     train = config.data.train
     started = time.time()
     with precision_policy(config.trainer.precision) as precision:
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
         validation = _centre_crops(parts["validation"], 2 * train.crop_size[0])
         print(f"{len(parts['train'])} training and {len(parts['validation'])} validation images "
               f"loaded in {time.time() - started:.0f} s; precision {precision}", flush=True)
-        model = config.model.build()
+        model = build_model(config.model)
         capacity = max(len(parts["train"]) * train.patches_per_image, len(parts["validation"]))
         compile_model(model, config.losses, config.optimizer, len(batches), config.trainer.epochs,
                       capacity, gan=config.gan)
@@ -139,7 +139,7 @@ class _BestEpoch:
 def _save_float32(model, config, path):
     """Saves an uncompiled float32 copy of `model` (what CPUs score fastest with)."""
     with precision_policy("float32"):
-        copy = config.model.build()
+        copy = build_model(config.model)
     copy.set_weights(model.get_weights())
     save_model_atomic(copy, path)
 

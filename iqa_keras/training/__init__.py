@@ -22,10 +22,13 @@ from iqa_keras.training.config import (
     OptimizerConfig,
     TrainerConfig,
     TrainingConfig,
+    build_model,
     config_from_dict,
     config_to_dict,
     load_config,
+    read_parts,
     save_config,
+    split_records,
 )
 from iqa_keras.training.precision import precision_policy, resolve_precision
 
@@ -59,6 +62,9 @@ __all__ = [
     "OptimizerConfig",
     "TrainerConfig",
     "TrainingConfig",
+    "build_model",
+    "read_parts",
+    "split_records",
     "config_from_dict",
     "config_to_dict",
     "load_config",

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 import keras
 
 from iqa_keras.correlation_metrics import PLCC, SRCC
-from iqa_keras.losses import CombinedLoss
 from iqa_keras.models import HallucinatedIQA
-from iqa_keras.training.config import GanConfig, LossTerm, OptimizerConfig
+from iqa_keras.training.config import GanConfig, LossTerm, OptimizerConfig, build_gan_optimizer, build_loss, build_optimizer
 
 __all__ = ["compile_model"]
 
@@ -38,21 +37,21 @@ def compile_model(
     >>> type(model.optimizer).__name__, sorted(logs)
     ('AdamW', ['loss', 'plcc', 'srcc'])
     """
-    loss = CombinedLoss([term.build() for term in losses], [term.weight for term in losses])
+    loss = build_loss(losses)
     metrics = [SRCC(capacity=srcc_capacity), PLCC()]
     if isinstance(model, HallucinatedIQA):
         gan = GanConfig() if gan is None else gan
         _compile_hallucinated_iqa(model, loss, metrics, optimizer, gan, steps_per_epoch, epochs)
     else:
-        model.compile(optimizer=optimizer.build(steps_per_epoch, epochs), loss=loss, metrics=metrics)
+        model.compile(optimizer=build_optimizer(optimizer, steps_per_epoch, epochs), loss=loss, metrics=metrics)
 
 
 def _compile_hallucinated_iqa(model, loss, metrics, optimizer, gan, steps_per_epoch, epochs) -> None:
     """`HallucinatedIQA.compile`: `optimizer` for the regressor, `gan`'s for the rest."""
     model.compile(
-        generator_optimizer=gan.build_optimizer("generator", optimizer, steps_per_epoch, epochs),
-        discriminator_optimizer=gan.build_optimizer("discriminator", optimizer, steps_per_epoch, epochs),
-        regressor_optimizer=optimizer.build(steps_per_epoch, epochs),
+        generator_optimizer=build_gan_optimizer(gan, "generator", optimizer, steps_per_epoch, epochs),
+        discriminator_optimizer=build_gan_optimizer(gan, "discriminator", optimizer, steps_per_epoch, epochs),
+        regressor_optimizer=build_optimizer(optimizer, steps_per_epoch, epochs),
         regressor_loss=loss,
         loss_weights=gan.loss_weights,
         adversarial_loss=gan.adversarial_loss,

@@ -57,8 +57,10 @@ from iqa_keras.training.config import (
     GanConfig,
     OptimizerConfig,
     TrainingConfig,
+    build_model,
     config_to_dict,
     load_config,
+    read_parts,
     save_config,
 )
 from iqa_keras.training.precision import precision_policy
@@ -180,7 +182,7 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
     except ConfigError as error:
         raise error.within("model") from None
     # The data first: a config the data refuses leaves the output folder as it was.
-    parts = config.data.read_parts()
+    parts = read_parts(config.data)
     _check_crops_fit(parts["train"], config.data.train)
     if config.gan is not None or config.model.name == "siamese_difference":
         _check_references(parts["train"], config)
@@ -221,7 +223,7 @@ def train(config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback] 
         )
         with strategy.scope():
             try:
-                model = config.model.build()
+                model = build_model(config.model)
             except ConfigError as error:
                 raise error.within("model") from None
             compile_model(
