@@ -53,8 +53,9 @@ def exit_code(error: BaseException) -> int | None:
 def message(error: BaseException) -> str:
     """The error's message; for a TensorFlow error that wraps ours (it names the file),
     ours, wherever it sits: a line of its own (eager) or after the iterator's trace."""
-    text = getattr(error, "message", None)
-    if not isinstance(text, str):  # not a TensorFlow error
+    tensorflow = sys.modules.get("tensorflow")
+    if tensorflow is None or not isinstance(error, tensorflow.errors.OpError):
         return str(error)
+    text = error.message
     found = re.search(r"\b(?:ImageReadError|ValueError): (.+)", text)
     return found[1].strip() if found else text.splitlines()[0]
